@@ -1,0 +1,230 @@
+"""Student notebooks from the solution notebooks: one source, two versions.
+
+    python -m course_utils.assign            # clear outputs in solutions/, then write notebooks/ from them
+    python -m course_utils.assign --check    # exit 1 if notebooks/ is stale or a notebook holds outputs
+    python -m course_utils.assign --strip    # clear outputs in solutions/ (after running one by hand)
+
+The markers are nbgrader's, so an nbgrader course can take the solution notebooks as they are:
+
+- ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` in a code cell becomes
+  ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` (at the marker's indentation);
+  in a markdown cell it becomes ``YOUR ANSWER HERE``.
+- ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` is removed.
+- Outputs and execution counts are cleared; cell ids and nbgrader metadata are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import sys
+from pathlib import Path
+
+import nbformat
+
+from .paths import REPO_ROOT
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
+
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+
+class MarkerError(ValueError):
+    """Unbalanced or nested solution / hidden-test markers."""
+
+
+def _replace_blocks(source: str, begin: str, end: str, replacement: list[str] | None, where: str) -> str:
+    out: list[str] = []
+    inside = False
+    for lineno, line in enumerate(source.split("\n"), 1):
+        stripped = line.strip()
+        if stripped == begin:
+            if inside:
+                raise MarkerError(f"{where}, line {lineno}: {begin!r} inside another block; close the first with {end!r}.")
+            inside = True
+            if replacement is not None:
+                indent = line[: len(line) - len(line.lstrip())]
+                out.extend(indent + r for r in replacement)
+            continue
+        if stripped == end:
+            if not inside:
+                raise MarkerError(f"{where}, line {lineno}: {end!r} without a {begin!r} before it.")
+            inside = False
+            continue
+        if not inside:
+            out.append(line)
+    if inside:
+        raise MarkerError(f"{where}: {begin!r} is never closed with {end!r}.")
+    return "\n".join(out)
+
+
+def student_source(source: str, cell_type: str, where: str = "cell") -> str:
+    """The student version of one cell's source."""
+    source = _replace_blocks(source, BEGIN_HIDDEN, END_HIDDEN, None, where)
+    if cell_type == "code":
+        solution = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+    else:
+        solution = ["YOUR ANSWER HERE"]
+    return _replace_blocks(source, BEGIN_SOLUTION, END_SOLUTION, solution, where)
+
+
+def _clear_outputs(nb) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+
+
+def _ensure_ids(nb, name: str) -> bool:
+    """Give cells without an id a stable one (derived from the notebook name and position)."""
+    changed = False
+    for i, cell in enumerate(nb.cells):
+        if not cell.get("id"):
+            cell["id"] = hashlib.sha1(f"{name}:{i}".encode()).hexdigest()[:8]
+            changed = True
+    return changed
+
+
+def student_notebook(solution_nb):
+    """The student version of a solution notebook (a new object; the input is untouched)."""
+    nb = copy.deepcopy(solution_nb)
+    for i, cell in enumerate(nb.cells):
+        cell.source = student_source(cell.source, cell.cell_type, f"cell {i} ({cell.get('id', '?')})")
+    _clear_outputs(nb)
+    return nb
+
+
+def _read(path: Path):
+    return nbformat.read(str(path), as_version=4)
+
+
+def _text(nb) -> str:
+    text = nbformat.writes(nb)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def solution_paths(solutions_dir: Path = SOLUTIONS_DIR) -> list[Path]:
+    return sorted(p for p in Path(solutions_dir).glob("*.ipynb"))
+
+
+def generate(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """Write every student notebook; remove student notebooks whose solution is gone. Returns written paths."""
+    notebooks_dir = Path(notebooks_dir)
+    notebooks_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    sources = solution_paths(solutions_dir)
+    for sol in sources:
+        nb = _read(sol)
+        if _ensure_ids(nb, sol.stem):
+            sol.write_text(_text(nb))
+        target = notebooks_dir / sol.name
+        text = _text(student_notebook(nb))
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+            written.append(target)
+    names = {p.name for p in sources}
+    for stale in notebooks_dir.glob("*.ipynb"):
+        if stale.name not in names:
+            stale.unlink()
+            written.append(stale)
+    return written
+
+
+def strip_outputs(paths) -> list[Path]:
+    """Clear outputs in place; returns the files that changed."""
+    changed = []
+    for p in paths:
+        nb = _read(p)
+        before = _text(nb)
+        _clear_outputs(nb)
+        after = _text(nb)
+        if after != before:
+            Path(p).write_text(after)
+            changed.append(Path(p))
+    return changed
+
+
+def problems(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
+    """Everything wrong between solutions/ and notebooks/, in words (empty when all is well)."""
+    out = []
+    sources = solution_paths(solutions_dir)
+    names = {p.name for p in sources}
+    for sol in sources:
+        nb = _read(sol)
+        if any(c.cell_type == "code" and (c.outputs or c.execution_count) for c in nb.cells):
+            out.append(f"{sol} holds outputs: run `python -m course_utils.assign --strip`.")
+        try:
+            expected = _text(student_notebook(nb))
+        except MarkerError as e:
+            out.append(f"{sol}: {e}")
+            continue
+        target = Path(notebooks_dir) / sol.name
+        if not target.exists():
+            out.append(f"{target} is missing: run `./course generate`.")
+        elif target.read_text() != expected:
+            out.append(f"{target} is stale against {sol}: run `./course generate` (never edit notebooks/ by hand).")
+    for extra in sorted(Path(notebooks_dir).glob("*.ipynb")):
+        if extra.name not in names:
+            out.append(f"{extra} has no solution notebook: run `./course generate` to remove it.")
+    return out
+
+
+def solution_cells(path: Path) -> list:
+    """The cells of a solution notebook that hold graded solution code (nbgrader ``solution: true``)."""
+    nb = _read(path)
+    return [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def solution_namespace(path: Path) -> dict:
+    """Execute only the solution cells of a notebook and return the namespace (for maintainers' tools).
+
+    Solution cells are self-contained: they may use ``torch``, ``math``, ``nn``, ``F`` and ``np``,
+    and import anything else themselves.
+    """
+    import math
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    ns: dict = {"torch": torch, "math": math, "nn": nn, "F": F, "np": np, "__name__": "solution"}
+    for cell in solution_cells(Path(path)):
+        exec(compile(cell.source, f"{Path(path).name}:{cell.get('id')}", "exec"), ns)
+    return ns
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m course_utils.assign", description=__doc__.split("\n\n")[0])
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="report stale notebooks or outputs; exit 1 if any")
+    mode.add_argument("--strip", action="store_true", help="clear outputs in solutions/ and notebooks/")
+    args = ap.parse_args(argv)
+    if args.check:
+        found = problems()
+        for p in found:
+            print(p)
+        if not found:
+            print("notebooks/ is up to date with solutions/, and no notebook holds outputs.")
+        return 1 if found else 0
+    if args.strip:
+        changed = strip_outputs(solution_paths() + sorted(NOTEBOOKS_DIR.glob("*.ipynb")))
+        print("\n".join(f"stripped {p}" for p in changed) or "no outputs to strip")
+        return 0
+    try:
+        strip_outputs(solution_paths())
+        written = generate()
+    except MarkerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(f"wrote {p}" for p in written) or "notebooks/ already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

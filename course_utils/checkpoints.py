@@ -1,0 +1,98 @@
+"""Load-else-train: a trained model is cached under a key made from its configuration.
+
+    model, history = load_or_train(
+        "ae", config={"latent_dim": 8, "epochs": 10, "n_train": 60000},
+        build=lambda cfg: Autoencoder(cfg["latent_dim"]),
+        train=lambda model: fit(model, loss_fn, X, epochs=10),
+    )
+
+The same configuration loads the cached weights; any change to it trains a new model. Writes are
+atomic (a crash never leaves half a file), and a corrupt entry is retrained with a warning.
+``COURSE_RETRAIN=1`` ignores the cache and trains again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .paths import atomic_write_bytes, cache_dir
+from .train import History
+
+
+def config_key(name: str, config: dict) -> str:
+    """A short, stable hash of the model's name and configuration."""
+    blob = json.dumps({"name": name, "config": config}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def checkpoint_path(name: str, config: dict) -> Path:
+    return cache_dir("checkpoints") / f"{name}-{config_key(name, config)}.pt"
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """``torch.save`` ``payload`` to ``path`` atomically."""
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _retrain_forced() -> bool:
+    return os.environ.get("COURSE_RETRAIN", "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_or_train(
+    name: str,
+    config: dict,
+    build: Callable[[dict], nn.Module],
+    train: Callable[[nn.Module], History | dict | None],
+    *,
+    retrain: bool | None = None,
+    verbose: bool = True,
+) -> tuple[nn.Module, History]:
+    """Return ``(model, history)``: loaded from the cache when this exact configuration was trained
+    before, else built with ``build(config)``, trained with ``train(model)`` and cached.
+
+    The model is returned in eval mode on the CPU; move it where you need it.
+    """
+    path = checkpoint_path(name, config)
+    retrain = _retrain_forced() if retrain is None else retrain
+    model = build(config)
+    if path.exists() and not retrain:
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(payload["state_dict"])
+            history = History.from_dict(payload.get("history", {}))
+            if verbose:
+                print(f"Loaded {name} from the cache ({path.name}; trained in {payload.get('train_seconds', 0):.0f} s).")
+            return model.eval(), history
+        except Exception as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            warnings.warn(f"The cached checkpoint {path} is unreadable ({type(e).__name__}: {reason}); retraining it.")
+            model = build(config)
+    t0 = time.perf_counter()
+    result = train(model)
+    seconds = time.perf_counter() - t0
+    history = result if isinstance(result, History) else History.from_dict(result or {})
+    model = model.cpu().eval()
+    payload = {
+        "name": name,
+        "config": json.loads(json.dumps(config, default=str)),
+        "state_dict": model.state_dict(),
+        "history": history.to_dict(),
+        "train_seconds": seconds,
+        "torch_version": str(torch.__version__),
+    }
+    save_checkpoint(path, payload)
+    if verbose:
+        print(f"Trained {name} in {seconds:.0f} s; cached as {path.name}.")
+    return model, history

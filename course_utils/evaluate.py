@@ -1,0 +1,156 @@
+"""Evaluation on frozen features: a linear probe and k-nearest neighbours, plus label subsets.
+
+    feats_train = extract_features(encoder, X_train)          # [N, D], encoder frozen
+    feats_test = extract_features(encoder, X_test)
+    linear_probe(feats_train, y_train, feats_test, y_test).accuracy
+    knn_accuracy(feats_train, y_train, feats_test, y_test, k=20)
+
+The probe is multinomial logistic regression on standardized features, fitted full-batch with
+L-BFGS: deterministic, and no learning rate to tune.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@torch.no_grad()
+def extract_features(
+    encoder: nn.Module | None,
+    X: torch.Tensor,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Run ``encoder`` (``None``: the raw pixels) over ``X`` in eval mode; returns ``[N, D]`` on the CPU."""
+    if encoder is None:
+        return X.reshape(len(X), -1).float().clone()
+    was_training = encoder.training
+    encoder.eval()
+    if device is None:
+        try:
+            device = next(encoder.parameters()).device
+        except StopIteration:
+            device = torch.device("cpu")
+    out = []
+    for i in range(0, len(X), batch_size):
+        out.append(encoder(X[i : i + batch_size].to(device)).reshape(min(batch_size, len(X) - i), -1).float().cpu())
+    encoder.train(was_training)
+    return torch.cat(out)
+
+
+@dataclass
+class ProbeResult:
+    accuracy: float  # on the test features
+    train_accuracy: float
+    classifier: nn.Linear  # acts on standardized features: (x - mean) / std
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def predict(self, feats: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.classifier((feats - self.mean) / self.std).argmax(1)
+
+
+def linear_probe(
+    train_feats: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_feats: torch.Tensor,
+    test_labels: torch.Tensor,
+    *,
+    weight_decay: float = 1e-4,
+    max_iter: int = 200,
+    num_classes: int | None = None,
+    seed: int = 0,
+) -> ProbeResult:
+    """Fit a linear classifier on frozen features and report test accuracy.
+
+    Args:
+        train_feats, test_feats: ``[N, D]`` and ``[M, D]``.
+        train_labels, test_labels: int64 ``[N]`` and ``[M]``.
+        weight_decay: L2 penalty on the weights (mean cross-entropy + wd/2 * ||W||^2).
+        max_iter: L-BFGS iterations (the profile's ``probe_iters``).
+    """
+    if len(train_feats) != len(train_labels) or len(test_feats) != len(test_labels):
+        raise ValueError("features and labels must have the same length")
+    if train_feats.shape[1] != test_feats.shape[1]:
+        raise ValueError(f"train and test features differ in width: {train_feats.shape[1]} vs {test_feats.shape[1]}")
+    torch.manual_seed(seed)
+    Xtr = train_feats.double()
+    mean = Xtr.mean(0)
+    std = Xtr.std(0).clamp_min(1e-6) if len(Xtr) > 1 else torch.ones_like(mean)
+    Xtr = (Xtr - mean) / std
+    Xte = (test_feats.double() - mean) / std
+    k = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
+    clf = nn.Linear(Xtr.shape[1], k).double()
+    nn.init.zeros_(clf.weight)
+    nn.init.zeros_(clf.bias)
+    opt = torch.optim.LBFGS(clf.parameters(), lr=1.0, max_iter=max_iter, history_size=20,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(clf(Xtr), train_labels) + 0.5 * weight_decay * clf.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        train_acc = (clf(Xtr).argmax(1) == train_labels).double().mean().item()
+        test_acc = (clf(Xte).argmax(1) == test_labels).double().mean().item()
+    return ProbeResult(test_acc, train_acc, clf.float(), mean.float(), std.float())
+
+
+@torch.no_grad()
+def knn_accuracy(
+    train_feats: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_feats: torch.Tensor,
+    test_labels: torch.Tensor,
+    k: int = 20,
+    metric: str = "cosine",
+    chunk: int = 1024,
+) -> float:
+    """Accuracy of a majority vote among the ``k`` nearest training features (cosine or euclidean)."""
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
+    k = min(k, len(train_feats))
+    tr = train_feats.float()
+    te = test_feats.float()
+    if metric == "cosine":
+        tr = F.normalize(tr, dim=1)
+        te = F.normalize(te, dim=1)
+    num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+    correct = 0
+    for i in range(0, len(te), chunk):
+        q = te[i : i + chunk]
+        if metric == "cosine":
+            idx = (q @ tr.T).topk(k, dim=1).indices
+        else:
+            idx = torch.cdist(q, tr).topk(k, dim=1, largest=False).indices
+        votes = F.one_hot(train_labels[idx], num_classes).sum(1)  # [chunk, C]
+        correct += (votes.argmax(1) == test_labels[i : i + chunk]).sum().item()
+    return correct / len(te)
+
+
+def per_class_subset(labels: torch.Tensor, per_class: int | None, seed: int = 0) -> torch.Tensor:
+    """Indices of ``per_class`` examples of every class (``None``: all of them).
+
+    Subsets are nested: with the same seed, the 10-per-class subset is inside the 100-per-class one.
+    """
+    if per_class is None:
+        return torch.arange(len(labels))
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1 (or None for all labels), got {per_class}")
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(labels), generator=gen)
+    picked = []
+    for c in labels.unique(sorted=True):
+        members = order[labels[order] == c]
+        if len(members) < per_class:
+            raise ValueError(f"class {int(c)} has only {len(members)} examples, fewer than per_class={per_class}")
+        picked.append(members[:per_class])
+    return torch.cat(picked).sort().values

@@ -1,0 +1,123 @@
+"""Run profiles, seeding and device choice: the one switch between a quick run and real results.
+
+``COURSE_PROFILE=fast`` (CI: every notebook in about 90 s on 2 CPU cores, small subsets, few epochs)
+or ``COURSE_PROFILE=full`` (the real results; the default when unset). Notebook cells never
+hard-code epochs or subset sizes; they ask the profile::
+
+    course = setup_notebook("02_autoencoders")
+    course.profile.epochs        # 1 in fast, 10 in full
+    course.profile["n_train"]    # the same thing, dict style
+
+``COURSE_DEVICE`` overrides the device choice (cuda, then mps, then cpu).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+
+import torch
+
+PROFILE_ENV_VAR = "COURSE_PROFILE"
+DEVICE_ENV_VAR = "COURSE_DEVICE"
+DEFAULT_PROFILE = "full"
+
+# One table of budgets. A key is added here (in both profiles) when a notebook needs a new knob.
+BUDGETS: dict[str, dict[str, object]] = {
+    "fast": {
+        "description": "quick run for CI and a first look: small subsets, few epochs",
+        "n_train": 2_000,  # training images used
+        "n_test": 1_000,  # test images used
+        "epochs": 1,
+        "batch_size": 128,
+        "probe_iters": 50,  # L-BFGS iterations of a linear probe
+        # 01_jensen_elbo (EM on a 1-D mixture takes milliseconds: the same steps in both profiles)
+        "em_steps": 40,
+        "num_random_q": 200,
+    },
+    "full": {
+        "description": "real results, as quoted in the notebooks and the README",
+        "n_train": 60_000,
+        "n_test": 10_000,
+        "epochs": 10,
+        "batch_size": 128,
+        "probe_iters": 200,
+        # 01_jensen_elbo
+        "em_steps": 40,
+        "num_random_q": 2_000,
+    },
+}
+
+
+class ProfileError(ValueError):
+    """An unknown profile name or budget key."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named budget. Read a knob as ``profile.epochs`` or ``profile["epochs"]``."""
+
+    name: str
+    settings: dict = field(repr=False)
+
+    def __getitem__(self, key: str):
+        try:
+            return self.settings[key]
+        except KeyError:
+            known = ", ".join(sorted(self.settings))
+            raise ProfileError(
+                f"The {self.name!r} profile has no budget {key!r}. Known budgets: {known}. "
+                f"A new knob goes into course_utils/profiles.py BUDGETS, in both profiles."
+            ) from None
+
+    def __getattr__(self, key: str):
+        if key.startswith("_") or key in ("name", "settings"):
+            raise AttributeError(key)
+        return self[key]
+
+    @property
+    def is_fast(self) -> bool:
+        return self.name == "fast"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile named by ``name``, else by ``$COURSE_PROFILE``, else ``full``."""
+    raw = name if name is not None else os.environ.get(PROFILE_ENV_VAR, DEFAULT_PROFILE)
+    key = raw.strip().lower() or DEFAULT_PROFILE
+    if key not in BUDGETS:
+        raise ProfileError(
+            f"{PROFILE_ENV_VAR}={raw!r} is not a profile. Use {PROFILE_ENV_VAR}=fast (a quick run, as in CI) "
+            f"or {PROFILE_ENV_VAR}=full (real results; the default), e.g. `COURSE_PROFILE=fast ./course lab`."
+        )
+    return Profile(key, dict(BUDGETS[key]))
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and GPU); returns a fresh ``torch.Generator`` with that seed."""
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # numpy is a dependency, but seeding must not be what breaks
+        pass
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return torch.Generator().manual_seed(seed)
+
+
+def get_device(name: str | None = None) -> torch.device:
+    """``name``, else ``$COURSE_DEVICE``, else the best available: cuda, then mps, then cpu."""
+    wanted = name or os.environ.get(DEVICE_ENV_VAR)
+    if wanted:
+        device = torch.device(wanted)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ProfileError(f"{DEVICE_ENV_VAR}={wanted!r} asks for a GPU, but torch sees none. Unset it to use the CPU.")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ProfileError(f"{DEVICE_ENV_VAR}={wanted!r} asks for Apple's MPS, which is not available here.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

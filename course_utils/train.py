@@ -1,0 +1,158 @@
+"""One training loop for every model in the course: minibatches from in-memory tensors,
+a ``tqdm.auto`` progress bar, and a returned :class:`History`.
+
+    def loss_fn(model, xb, yb):              # yb is None when fit() got no labels
+        x_hat = model(xb)
+        return ((x_hat - xb) ** 2).flatten(1).sum(1).mean()   # or a dict with a "loss" entry
+
+    history = fit(model, loss_fn, X, epochs=course.profile.epochs, device=course.device)
+    history["loss"]                          # one mean per epoch
+
+Set ``COURSE_PROGRESS=0`` to hide progress bars.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+LossOutput = torch.Tensor | dict
+
+
+@dataclass
+class History:
+    """Per-epoch means of every metric the loss function returned, plus wall time."""
+
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    seconds: list[float] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.metrics[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.metrics
+
+    def __len__(self) -> int:
+        return len(self.seconds)
+
+    def keys(self):
+        return self.metrics.keys()
+
+    @property
+    def total_seconds(self) -> float:
+        return float(sum(self.seconds))
+
+    def append(self, epoch_metrics: dict[str, float], seconds: float) -> None:
+        for k, v in epoch_metrics.items():
+            self.metrics.setdefault(k, []).append(float(v))
+        self.seconds.append(float(seconds))
+
+    def to_dict(self) -> dict:
+        """Plain lists and floats (what a checkpoint stores)."""
+        return {"metrics": {k: list(v) for k, v in self.metrics.items()}, "seconds": list(self.seconds)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls({k: list(v) for k, v in d.get("metrics", {}).items()}, list(d.get("seconds", [])))
+
+
+def _progress_enabled(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return os.environ.get("COURSE_PROGRESS", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor | None], LossOutput],
+    X: torch.Tensor,
+    y: torch.Tensor | None = None,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    drop_last: bool = False,
+    desc: str = "training",
+    progress: bool | None = None,
+    epoch_end: Callable[[int, nn.Module], dict | None] | None = None,
+) -> History:
+    """Train ``model`` for ``epochs`` passes over ``X`` (and ``y``) in shuffled minibatches.
+
+    Args:
+        loss_fn: ``loss_fn(model, xb, yb)`` returns a scalar tensor, or a dict whose ``"loss"`` is the
+            scalar to minimise; its other entries (tensors or floats) are averaged and recorded too.
+        X, y: tensors with the same first dimension; they may live on the CPU (batches are moved).
+        optimizer: default Adam with ``lr``. ``scheduler`` is stepped once per batch.
+        epoch_end: called as ``epoch_end(epoch, model)`` after each epoch; a returned dict is recorded
+            (for example a validation accuracy).
+
+    Returns:
+        A :class:`History` with one mean per epoch for every metric.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if y is not None and len(y) != len(X):
+        raise ValueError(f"X and y must have the same length; got {len(X)} and {len(y)}")
+    if len(X) == 0:
+        raise ValueError("X is empty: nothing to train on")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device)
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    n = len(X)
+    steps = n // batch_size if drop_last and n >= batch_size else math.ceil(n / batch_size)
+    history = History()
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=epochs * steps, desc=desc, disable=not _progress_enabled(progress), leave=True)
+    try:
+        for epoch in range(epochs):
+            model.train()
+            t0 = time.perf_counter()
+            sums: dict[str, float] = {}
+            seen = 0
+            perm = torch.randperm(n, generator=gen)
+            for s in range(steps):
+                idx = perm[s * batch_size : (s + 1) * batch_size]
+                xb = X[idx].to(device, non_blocking=True)
+                yb = y[idx].to(device, non_blocking=True) if y is not None else None
+                out = loss_fn(model, xb, yb)
+                metrics = out if isinstance(out, dict) else {"loss": out}
+                loss = metrics["loss"]
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"{desc}: the loss became {loss.item()} at epoch {epoch + 1}, step {s + 1}. "
+                        "Try a smaller learning rate, or check the loss for log(0) or a division by zero."
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                b = len(idx)
+                seen += b
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v) * b
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4g}", refresh=False)
+            epoch_metrics = {k: v / seen for k, v in sums.items()}
+            if epoch_end is not None:
+                model.eval()
+                extra = epoch_end(epoch, model) or {}
+                epoch_metrics.update(extra)
+            history.append(epoch_metrics, time.perf_counter() - t0)
+    finally:
+        bar.close()
+    model.eval()
+    return history

@@ -1,0 +1,134 @@
+"""One source, two versions: student notebooks are generated, current, clean, and hold no answers."""
+
+import re
+import shutil
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from course_utils.assign import MARKERS, MarkerError, generate, problems, solution_cells, student_source
+
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_solution_block_becomes_a_stub_at_its_indentation():
+    src = "def f(x):\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n    ### END SOLUTION\n"
+    assert student_source(src, "code") == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+
+
+def test_hidden_tests_are_removed_and_markdown_answers_blanked():
+    src = "check(f)\n### BEGIN HIDDEN TESTS\nassert f(1) == 2\n### END HIDDEN TESTS"
+    assert student_source(src, "code") == "check(f)"
+    assert student_source("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "markdown") == "Why?\nYOUR ANSWER HERE"
+
+
+@pytest.mark.parametrize(
+    "src", ["### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION", "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"]
+)
+def test_unbalanced_markers_are_an_error(src):
+    with pytest.raises(MarkerError):
+        student_source(src, "code")
+
+
+def test_there_are_notebooks():
+    assert SOLUTIONS and [p.name for p in SOLUTIONS] == [p.name for p in STUDENT]
+
+
+def test_notebooks_are_current_and_hold_no_outputs():
+    assert problems() == []
+
+
+def test_an_edited_solution_without_regenerating_is_caught(tmp_path):
+    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
+    shutil.copytree(ROOT / "solutions", sols)
+    shutil.copytree(ROOT / "notebooks", nbs)
+    assert problems(sols, nbs) == []
+    target = sols / SOLUTIONS[0].name
+    nb = nbformat.read(target, as_version=4)
+    nb.cells[0].source += "\n\nA sentence added to the solution."
+    nbformat.write(nb, target)
+    found = problems(sols, nbs)
+    assert len(found) == 1 and "stale" in found[0]
+    generate(sols, nbs)
+    assert problems(sols, nbs) == []
+
+
+def test_outputs_in_a_solution_are_caught(tmp_path):
+    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
+    shutil.copytree(ROOT / "solutions", sols)
+    shutil.copytree(ROOT / "notebooks", nbs)
+    target = sols / SOLUTIONS[0].name
+    nb = nbformat.read(target, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello")]
+    nbformat.write(nb, target)
+    assert any("holds outputs" in p for p in problems(sols, nbs))
+
+
+def _solution_lines():
+    """Every substantial line inside a solution or hidden-test block of any solution notebook."""
+    lines = set()
+    for path in SOLUTIONS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            inside = False
+            for line in cell.source.split("\n"):
+                s = line.strip()
+                if s in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+                    inside = True
+                elif s in ("### END SOLUTION", "### END HIDDEN TESTS"):
+                    inside = False
+                elif inside and len(s) >= 12 and not s.startswith("#"):
+                    lines.add(s)
+    return lines
+
+
+def _student_texts():
+    for path in STUDENT:
+        nb = nbformat.read(path, as_version=4)
+        yield str(path), "\n".join(c.source for c in nb.cells)
+    for path in sorted((ROOT / "course_utils").rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".json", ".md", ".txt"):
+            yield str(path), path.read_text()
+
+
+def test_student_materials_hold_no_answers_or_hidden_tests():
+    answers = _solution_lines()
+    assert answers, "expected solution lines to search for"
+    for where, text in _student_texts():
+        normalized = "\n".join(l.strip() for l in text.split("\n"))
+        if where.endswith(".ipynb"):
+            for m in MARKERS:
+                assert m not in text, f"{where} holds the marker {m!r}"
+        for line in answers:
+            assert line not in normalized.split("\n"), f"{where} holds a solution line: {line!r}"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_exercises_follow_the_pattern(path):
+    nb = nbformat.read(path, as_version=4)
+    cells = nb.cells
+    setup = next(c for c in cells if c.cell_type == "code")
+    assert f'setup_notebook("{path.stem}")' in setup.source, "the first code cell is the setup cell"
+    assert re.search(r"\d+\s*min", cells[0].source), "the title cell gives a time estimate"
+    sols = solution_cells(path)
+    assert sols, "every notebook has at least one exercise"
+    for cell in sols:
+        i = cells.index(cell)
+        meta = cell.metadata["nbgrader"]
+        assert meta["grade_id"] and meta["solution"] is True and meta["grade"] is False
+        assert "### BEGIN SOLUTION" in cell.source and '"""' in cell.source, f"{meta['grade_id']}: docstring and markers"
+        intro = cells[i - 1]
+        assert intro.cell_type == "markdown" and "★" in intro.source and re.search(r"\d+\s*min", intro.source), (
+            f"{meta['grade_id']}: the markdown cell before an exercise gives its difficulty (★) and minutes"
+        )
+        test = cells[i + 1]
+        tmeta = test.metadata.get("nbgrader", {})
+        assert tmeta.get("grade") is True and tmeta.get("points", 0) > 0 and tmeta.get("locked") is True, (
+            f"{meta['grade_id']}: a graded check cell follows the exercise"
+        )
+        assert "check_" in test.source
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in cells if "nbgrader" in c.metadata]
+    assert len(ids) == len(set(ids)), "grade_ids are unique"

@@ -1,0 +1,59 @@
+import pytest
+import torch
+from torch import nn
+
+from course_utils.evaluate import extract_features, knn_accuracy, linear_probe, per_class_subset
+
+
+def _blobs(n_per_class=50, d=5, classes=3, spread=0.3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(classes, d, generator=g) * 3
+    X = torch.cat([centers[c] + spread * torch.randn(n_per_class, d, generator=g) for c in range(classes)])
+    y = torch.arange(classes).repeat_interleave(n_per_class)
+    return X, y
+
+
+def test_linear_probe_separates_separable_data():
+    X_all, y_all = _blobs(n_per_class=100)
+    res = linear_probe(X_all[::2], y_all[::2], X_all[1::2], y_all[1::2])
+    assert res.accuracy == 1.0 and res.train_accuracy == 1.0
+    assert torch.equal(res.predict(X_all[1::2]), y_all[1::2])
+
+
+def test_linear_probe_is_at_chance_on_random_labels():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(2000, 20, generator=g)
+    y = torch.randint(0, 2, (2000,), generator=g)
+    res = linear_probe(X[:1000], y[:1000], X[1000:], y[1000:])
+    assert 0.4 < res.accuracy < 0.6
+
+
+def test_knn_on_clusters_and_its_errors():
+    X, y = _blobs(n_per_class=60)
+    assert knn_accuracy(X[::2], y[::2], X[1::2], y[1::2], k=5) == 1.0
+    assert knn_accuracy(X[::2], y[::2], X[1::2], y[1::2], k=5, metric="euclidean") == 1.0
+    # flipping the training labels makes every vote wrong
+    assert knn_accuracy(X[::2], (y[::2] + 1) % 3, X[1::2], y[1::2], k=5) == 0.0
+    with pytest.raises(ValueError, match="metric"):
+        knn_accuracy(X, y, X, y, metric="manhattan")
+
+
+def test_per_class_subset_counts_and_nesting():
+    y = torch.arange(10).repeat(30)
+    small, large = per_class_subset(y, 3, seed=4), per_class_subset(y, 10, seed=4)
+    assert torch.bincount(y[small]).tolist() == [3] * 10 and torch.bincount(y[large]).tolist() == [10] * 10
+    assert set(small.tolist()) <= set(large.tolist())
+    assert per_class_subset(y, None).tolist() == list(range(300))
+    with pytest.raises(ValueError, match="fewer than per_class"):
+        per_class_subset(y, 31)
+
+
+def test_extract_features_flattens_and_keeps_mode():
+    enc = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dropout(0.5))
+    enc.train()
+    X = torch.randn(10, 1, 8, 8)
+    f1 = extract_features(enc, X, batch_size=3)
+    f2 = extract_features(enc, X, batch_size=7)
+    assert f1.shape == (10, 2 * 6 * 6) and torch.allclose(f1, f2, atol=1e-6)  # eval mode: no dropout noise
+    assert enc.training
+    assert torch.equal(extract_features(None, X), X.reshape(10, -1))
