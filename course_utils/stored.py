@@ -10,6 +10,9 @@
 When every exercise in ``needs`` has passed its check, ``compute()`` runs. Otherwise the value
 stored from the solution notebook is returned and one line says so.
 
+Values are kept small: a few numbers and curves in ``<notebook>.json``; a larger tensor (say, features for a
+probe; store them as float16) in ``<notebook>.<key>.pt``. Keep every file well under 1 MB.
+
 Maintainers: ``COURSE_RECORD_STORED=1`` (see ``tools/record_stored.py``) writes computed values into
 ``course_utils/stored_values/<notebook>.json``; ``COURSE_VERIFY_STORED=1`` (set by the test command)
 makes a computed value that disagrees with the stored one an error, so the two cannot drift.
@@ -39,7 +42,28 @@ def _path(notebook: str) -> Path:
     return STORE_DIR / f"{notebook}.json"
 
 
+LARGE = 20_000  # a value with more tensor elements than this is stored as <notebook>.<key>.pt, not in the JSON
+
+
+def _numel(value) -> int:
+    if torch.is_tensor(value):
+        return value.numel()
+    if isinstance(value, dict):
+        return sum(_numel(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_numel(v) for v in value)
+    return 0
+
+
+def _pt_path(notebook: str, key: str) -> Path:
+    return STORE_DIR / f"{notebook}.{key}.pt"
+
+
 def load_stored(notebook: str, key: str):
+    """A value stored from the solution run (small ones in ``<notebook>.json``, large ones in ``.pt`` files)."""
+    pt = _pt_path(notebook, key)
+    if pt.exists():
+        return torch.load(pt, map_location="cpu", weights_only=True)
     path = _path(notebook)
     try:
         table = json.loads(path.read_text())
@@ -52,6 +76,13 @@ def load_stored(notebook: str, key: str):
 
 
 def _record(notebook: str, key: str, value) -> None:
+    if _numel(value) > LARGE:
+        import io
+
+        buf = io.BytesIO()
+        torch.save(value, buf)
+        atomic_write_bytes(_pt_path(notebook, key), buf.getvalue())
+        return
     path = _path(notebook)
     table = json.loads(path.read_text()) if path.exists() else {}
     table[key] = encode(value)
@@ -80,7 +111,7 @@ def computed_or_stored(notebook: str, key: str, compute: Callable[[], object], n
             _record(notebook, key, value)
         elif _flag("COURSE_VERIFY_STORED"):
             stored = load_stored(notebook, key)
-            if not _same(_decode(encode(value)), stored, atol):
+            if not _same(_decode(encode(value)), _decode(encode(stored)), atol):
                 raise AssertionError(
                     f"{notebook}: the computed {key!r} differs from the stored value. If the change is intended, "
                     "run `python tools/record_stored.py` and commit the new stored values."
