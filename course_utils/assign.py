@@ -44,7 +44,9 @@ def _replace_blocks(source: str, begin: str, end: str, replacement: list[str] | 
         stripped = line.strip()
         if stripped == begin:
             if inside:
-                raise MarkerError(f"{where}, line {lineno}: {begin!r} inside another block; close the first with {end!r}.")
+                raise MarkerError(
+                    f"{where}, line {lineno}: {begin!r} inside another block; close the first with {end!r}."
+                )
             inside = True
             if replacement is not None:
                 indent = line[: len(line) - len(line.lstrip())]

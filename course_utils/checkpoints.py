@@ -8,7 +8,10 @@
 
 The same configuration loads the cached weights; any change to it trains a new model. Writes are
 atomic (a crash never leaves half a file), and a corrupt entry is retrained with a warning.
-``COURSE_RETRAIN=1`` ignores the cache and trains again.
+
+``COURSE_CHECKPOINTS=released`` loads the course's released checkpoint instead, where the call names one
+(``released="ae"``; see :mod:`course_utils.released`); ``COURSE_CHECKPOINTS=train`` (or ``COURSE_RETRAIN=1``)
+ignores the cache and trains again.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -26,6 +28,7 @@ import torch
 from torch import nn
 
 from .paths import atomic_write_bytes, cache_dir
+from .released import checkpoint_mode, is_released, load_released
 from .train import History
 
 
@@ -46,10 +49,6 @@ def save_checkpoint(path: Path, payload: dict) -> None:
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def _retrain_forced() -> bool:
-    return os.environ.get("COURSE_RETRAIN", "0").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def load_or_train(
     name: str,
     config: dict,
@@ -57,15 +56,28 @@ def load_or_train(
     train: Callable[[nn.Module], History | dict | None],
     *,
     retrain: bool | None = None,
+    released: str | None = None,
     verbose: bool = True,
 ) -> tuple[nn.Module, History]:
     """Return ``(model, history)``: loaded from the cache when this exact configuration was trained
     before, else built with ``build(config)``, trained with ``train(model)`` and cached.
 
+    ``released`` names the course's released checkpoint for this model: with ``COURSE_CHECKPOINTS=released``
+    it is loaded (built from the released configuration, after its sha256 is verified) instead.
     The model is returned in eval mode on the CPU; move it where you need it.
     """
+    mode = checkpoint_mode()
+    if released is not None and mode == "released" and is_released(released):
+        payload, entry = load_released(released)
+        model = build(payload["config"])
+        state = {k: v.to(model.state_dict()[k].dtype) for k, v in payload["state_dict"].items()}
+        model.load_state_dict(state)
+        if verbose:
+            print(f"Loaded the released checkpoint {released!r} (trained in the full profile on {entry['hardware']}, "
+                  f"{entry['train_seconds']:.0f} s). Set COURSE_CHECKPOINTS=auto to train it yourself.")
+        return model.eval(), History.from_dict(payload.get("history", {}))
     path = checkpoint_path(name, config)
-    retrain = _retrain_forced() if retrain is None else retrain
+    retrain = (mode == "train") if retrain is None else retrain
     model = build(config)
     if path.exists() and not retrain:
         try:
@@ -73,7 +85,8 @@ def load_or_train(
             model.load_state_dict(payload["state_dict"])
             history = History.from_dict(payload.get("history", {}))
             if verbose:
-                print(f"Loaded {name} from the cache ({path.name}; trained in {payload.get('train_seconds', 0):.0f} s).")
+                seconds = payload.get("train_seconds", 0)
+                print(f"Loaded {name} from the cache ({path.name}; trained in {seconds:.0f} s).")
             return model.eval(), history
         except Exception as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else ""

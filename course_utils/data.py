@@ -241,7 +241,9 @@ def _decode(folder: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     images = read_idx(img_path, _IMAGES_MAGIC, n)
     labels = read_idx(lbl_path, _LABELS_MAGIC, n).long()
     if tuple(images.shape[1:]) != (28, 28):
-        raise DataFileError(f"Data file {img_path} holds {tuple(images.shape[1:])} images, not 28x28.\n{_fix_hint(img_path)}")
+        raise DataFileError(
+            f"Data file {img_path} holds {tuple(images.shape[1:])} images, not 28x28.\n{_fix_hint(img_path)}"
+        )
     if labels.min() < 0 or labels.max() > 9:
         raise DataFileError(f"Data file {lbl_path} holds labels outside 0..9: corrupt.\n{_fix_hint(lbl_path)}")
     return images, labels

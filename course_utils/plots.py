@@ -33,8 +33,8 @@ def show_images(
     n = len(imgs)
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + (0.3 if title else 0) + (0.25 * nrows if titles else 0)),
-                             squeeze=False)
+    height = scale * nrows + (0.3 if title else 0) + (0.25 * nrows if titles else 0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, height), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -46,7 +46,13 @@ def show_images(
     return fig
 
 
-def plot_history(history: History | dict, keys: Sequence[str] | None = None, ax=None, title: str | None = None, logy: bool = False):
+def plot_history(
+    history: History | dict,
+    keys: Sequence[str] | None = None,
+    ax=None,
+    title: str | None = None,
+    logy: bool = False,
+):
     """Plot per-epoch curves from a :class:`History` (or a ``{name: [values]}`` dict)."""
     metrics = history.metrics if isinstance(history, History) else history
     keys = list(keys) if keys is not None else list(metrics)

@@ -112,7 +112,9 @@ def get_device(name: str | None = None) -> torch.device:
     if wanted:
         device = torch.device(wanted)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ProfileError(f"{DEVICE_ENV_VAR}={wanted!r} asks for a GPU, but torch sees none. Unset it to use the CPU.")
+            raise ProfileError(
+                f"{DEVICE_ENV_VAR}={wanted!r} asks for a GPU, but torch sees none. Unset it to use the CPU."
+            )
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise ProfileError(f"{DEVICE_ENV_VAR}={wanted!r} asks for Apple's MPS, which is not available here.")
         return device

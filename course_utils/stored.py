@@ -102,7 +102,9 @@ def _same(a, b, atol: float) -> bool:
     return a == b
 
 
-def computed_or_stored(notebook: str, key: str, compute: Callable[[], object], needs: list[str], what: str, atol: float = 1e-6):
+def computed_or_stored(
+    notebook: str, key: str, compute: Callable[[], object], needs: list[str], what: str, atol: float = 1e-6
+):
     """``compute()`` when the exercises in ``needs`` pass their checks; else the stored value, with a note."""
     todo = checks.missing(*needs)
     if not todo:
@@ -118,5 +120,8 @@ def computed_or_stored(notebook: str, key: str, compute: Callable[[], object], n
                 )
         return value
     names = ", ".join(f"`{n}`" for n in todo)
-    print(f"[stored values] {what}: {names} not finished yet (or not passing its check), so this uses values stored from the solution.")
+    print(
+        f"[stored values] {what}: {names} not finished yet (or not passing its check), "
+        "so this uses values stored from the solution."
+    )
     return load_stored(notebook, key)

@@ -21,11 +21,17 @@ def test_solution_block_becomes_a_stub_at_its_indentation():
 def test_hidden_tests_are_removed_and_markdown_answers_blanked():
     src = "check(f)\n### BEGIN HIDDEN TESTS\nassert f(1) == 2\n### END HIDDEN TESTS"
     assert student_source(src, "code") == "check(f)"
-    assert student_source("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "markdown") == "Why?\nYOUR ANSWER HERE"
+    markdown = "Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"
+    assert student_source(markdown, "markdown") == "Why?\nYOUR ANSWER HERE"
 
 
 @pytest.mark.parametrize(
-    "src", ["### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION", "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"]
+    "src",
+    [
+        "### BEGIN SOLUTION\nx = 1",
+        "x = 1\n### END SOLUTION",
+        "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION",
+    ],
 )
 def test_unbalanced_markers_are_an_error(src):
     with pytest.raises(MarkerError):
@@ -98,7 +104,7 @@ def test_student_materials_hold_no_answers_or_hidden_tests():
     answers = _solution_lines()
     assert answers, "expected solution lines to search for"
     for where, text in _student_texts():
-        normalized = "\n".join(l.strip() for l in text.split("\n"))
+        normalized = "\n".join(line.strip() for line in text.split("\n"))
         if where.endswith(".ipynb"):
             for m in MARKERS:
                 assert m not in text, f"{where} holds the marker {m!r}"
@@ -119,7 +125,8 @@ def test_exercises_follow_the_pattern(path):
         i = cells.index(cell)
         meta = cell.metadata["nbgrader"]
         assert meta["grade_id"] and meta["solution"] is True and meta["grade"] is False
-        assert "### BEGIN SOLUTION" in cell.source and '"""' in cell.source, f"{meta['grade_id']}: docstring and markers"
+        has_markers_and_docstring = "### BEGIN SOLUTION" in cell.source and '"""' in cell.source
+        assert has_markers_and_docstring, f"{meta['grade_id']}: docstring and markers"
         intro = cells[i - 1]
         assert intro.cell_type == "markdown" and "★" in intro.source and re.search(r"\d+\s*min", intro.source), (
             f"{meta['grade_id']}: the markdown cell before an exercise gives its difficulty (★) and minutes"

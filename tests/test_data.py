@@ -8,9 +8,9 @@ import torch
 
 from course_utils import data
 from course_utils.data import (
+    FASHION_MNIST_CLASSES,
     DataFileError,
     DataNotFoundError,
-    FASHION_MNIST_CLASSES,
     find_fashion_mnist,
     load_data,
     load_digits,

@@ -8,7 +8,7 @@ from conftest import ROOT
 
 def _env_pip_list():
     lines = (ROOT / "environment.yml").read_text().splitlines()
-    start = next(i for i, l in enumerate(lines) if re.match(r"^\s*-\s*pip:\s*$", l))
+    start = next(i for i, line in enumerate(lines) if re.match(r"^\s*-\s*pip:\s*$", line))
     indent = None
     out = []
     for line in lines[start + 1 :]:

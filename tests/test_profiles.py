@@ -66,4 +66,5 @@ def test_setup_notebook_prints_the_header(monkeypatch, capsys):
     for expected in ("01_jensen_elbo", "profile : fast", "device  : cpu", "seed    : 7", "data    :"):
         assert expected in out
     assert course.profile.name == "fast" and course.seed == 7
-    assert torch.equal(torch.randn(3, generator=course.generator()), torch.randn(3, generator=torch.Generator().manual_seed(7)))
+    expected = torch.randn(3, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(torch.randn(3, generator=course.generator()), expected)

@@ -75,20 +75,22 @@ table = {
     "log_marginal": {"cases": [
         case("a random [5, 3] log_joint", {"log_joint": random_lj}, log_marginal(random_lj), lm_mistakes(random_lj)),
         case("a [4, 6] log_joint (K = 6)", {"log_joint": wide_lj}, log_marginal(wide_lj), lm_mistakes(wide_lj)),
-        case("log-probabilities near -1000 and +800", {"log_joint": extreme_lj}, log_marginal(extreme_lj), lm_mistakes(extreme_lj)),
+        case("log-probabilities near -1000 and +800", {"log_joint": extreme_lj}, log_marginal(extreme_lj),
+             lm_mistakes(extreme_lj)),
     ]},
     "elbo": {"cases": [
         case("a random log_joint with a random q", {"log_joint": random_lj, "q": random_q}, elbo(random_lj, random_q),
              elbo_mistakes(random_lj, random_q), log_px=log_marginal(random_lj)),
         case("a [4, 6] log_joint with a random q", {"log_joint": wide_lj, "q": wide_q}, elbo(wide_lj, wide_q),
              elbo_mistakes(wide_lj, wide_q), log_px=log_marginal(wide_lj)),
-        case("a q with zeros in it (0 log 0 = 0)", {"log_joint": random_lj[:3], "q": sparse_q}, elbo(random_lj[:3], sparse_q),
-             elbo_mistakes(random_lj[:3], sparse_q), log_px=log_marginal(random_lj[:3])),
+        case("a q with zeros in it (0 log 0 = 0)", {"log_joint": random_lj[:3], "q": sparse_q},
+             elbo(random_lj[:3], sparse_q), elbo_mistakes(random_lj[:3], sparse_q), log_px=log_marginal(random_lj[:3])),
     ]},
     "posterior": {"cases": [
         case("a random [5, 3] log_joint", {"log_joint": random_lj}, posterior(random_lj), post_mistakes(random_lj)),
         case("a [4, 6] log_joint (K = 6)", {"log_joint": wide_lj}, posterior(wide_lj), post_mistakes(wide_lj)),
-        case("log-probabilities near -1000 and +800", {"log_joint": extreme_lj}, posterior(extreme_lj), post_mistakes(extreme_lj)),
+        case("log-probabilities near -1000 and +800", {"log_joint": extreme_lj}, posterior(extreme_lj),
+             post_mistakes(extreme_lj)),
     ]},
 }
 assert torch.isfinite(naive_entropy_term(sparse_q)).logical_not().any(), "the zero-q case must trip a naive q*log(q)"

@@ -24,7 +24,8 @@ def main(names):
     os.environ["COURSE_PROGRESS"] = "0"
     for path in paths:
         nb = nbformat.read(str(path), as_version=4)
-        nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        resources = {"metadata": {"path": str(path.parent)}}
+        nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3", resources=resources).execute()
         print(f"recorded stored values of {path.stem}")
 
 

@@ -137,7 +137,9 @@ def call_unchanged(fn, **kwargs):
     out = fn(**kwargs)
     for k, v in before.items():
         if not torch.equal(v, kwargs[k]):
-            raise Mistake(f"it changed its argument `{k}` in place. Work on a copy (or use out-of-place ops, not `+=`).")
+            raise Mistake(
+                f"it changed its argument `{k}` in place. Work on a copy (or use out-of-place ops, not `+=`)."
+            )
     return out
 
 

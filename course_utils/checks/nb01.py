@@ -53,7 +53,9 @@ def check_elbo(elbo, verbose: bool = True) -> bool:
     def bound(out, case):
         # Jensen: the ELBO never exceeds log p(x) (stored with the case).
         if (out > case["log_px"] + 1e-9).any():
-            raise Mistake("the ELBO exceeds log p(x) somewhere, which Jensen's inequality rules out. Check the sign of H(q).")
+            raise Mistake(
+                "the ELBO exceeds log p(x) somewhere, which Jensen's inequality rules out. Check the sign of H(q)."
+            )
 
     def test(fn):
         return _run_cases(
