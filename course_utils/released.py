@@ -1,0 +1,151 @@
+"""Released checkpoints: models trained once in the ``full`` profile, shipped with the course.
+
+Each lives in ``course_utils/released/<name>.pt`` (at most 5 MB) with an entry in
+``course_utils/released/manifest.json``: configuration, dataset, seed, metrics, sha256, training time,
+hardware. :func:`load_released` verifies the sha256 before anything is loaded; a mismatch is an error,
+never a silent use.
+
+The notebooks use them through :func:`course_utils.checkpoints.load_or_train` and one switch,
+``COURSE_CHECKPOINTS``:
+
+- ``auto`` (default): load this exact configuration from the local cache, else train it;
+- ``released``: use the released checkpoint where one exists (a lecture walkthrough without waiting);
+- ``train``: always train (``COURSE_RETRAIN=1`` says the same).
+
+Maintainers write releases with :func:`release_checkpoint` (see ``tools/``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import platform
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .paths import atomic_write_bytes
+
+RELEASED_DIR = Path(__file__).resolve().parent / "released"
+MAX_BYTES = 5 * 1024 * 1024
+MODE_ENV_VAR = "COURSE_CHECKPOINTS"
+MODES = ("auto", "released", "train")
+
+
+class ReleasedCheckpointError(RuntimeError):
+    """A released checkpoint is unknown, missing, or does not match its recorded sha256."""
+
+
+def checkpoint_mode() -> str:
+    """``auto``, ``released`` or ``train``, from ``$COURSE_CHECKPOINTS`` (and ``$COURSE_RETRAIN``)."""
+    if os.environ.get("COURSE_RETRAIN", "0").strip().lower() in {"1", "true", "yes", "on"}:
+        return "train"
+    mode = os.environ.get(MODE_ENV_VAR, "auto").strip().lower() or "auto"
+    if mode not in MODES:
+        raise ValueError(
+            f"{MODE_ENV_VAR}={mode!r} is not a mode. Use {MODE_ENV_VAR}=auto (cache, else train; the default), "
+            f"{MODE_ENV_VAR}=released (use the shipped checkpoints) or {MODE_ENV_VAR}=train (always train)."
+        )
+    return mode
+
+
+def manifest(path: Path | None = None) -> dict:
+    """The manifest: ``{name: entry}`` (empty when nothing is released yet)."""
+    path = Path(path) if path is not None else RELEASED_DIR / "manifest.json"
+    if not path.exists():
+        return {}
+    return json.loads(Path(path).read_text())
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_released(name: str, directory: Path | None = None) -> bool:
+    return name in manifest(Path(directory or RELEASED_DIR) / "manifest.json")
+
+
+def load_released(name: str, directory: Path | None = None) -> tuple[dict, dict]:
+    """Return ``(payload, entry)`` for a released checkpoint, after verifying its sha256.
+
+    ``payload`` holds ``state_dict``, ``config`` and ``history``; ``entry`` is its manifest entry.
+    """
+    directory = Path(directory or RELEASED_DIR)
+    table = manifest(directory / "manifest.json")
+    if name not in table:
+        known = ", ".join(sorted(table)) or "none yet"
+        raise ReleasedCheckpointError(f"No released checkpoint named {name!r} (released: {known}).")
+    entry = table[name]
+    path = directory / entry["file"]
+    if not path.exists():
+        raise ReleasedCheckpointError(
+            f"The released checkpoint {path} is missing. Restore it from the repository (git checkout -- {path.name}) "
+            f"or set {MODE_ENV_VAR}=auto to train instead."
+        )
+    digest = sha256_of(path)
+    if digest != entry["sha256"]:
+        raise ReleasedCheckpointError(
+            f"The released checkpoint {path} does not match its manifest (sha256 {digest[:12]}..., expected "
+            f"{entry['sha256'][:12]}...): it was changed or damaged, so it is not used. Restore it from the "
+            f"repository (git checkout -- {path}) or set {MODE_ENV_VAR}=auto to train instead."
+        )
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    return payload, entry
+
+
+def hardware_description() -> str:
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def release_checkpoint(
+    name: str,
+    model: nn.Module,
+    config: dict,
+    *,
+    metrics: dict,
+    history: dict | None = None,
+    train_seconds: float,
+    dataset: str = "Fashion-MNIST",
+    seed: int = 0,
+    hardware: str | None = None,
+    directory: Path | None = None,
+    half: bool = False,
+) -> dict:
+    """Write ``<name>.pt`` and its manifest entry (maintainers). ``half`` stores float tensors as float16."""
+    directory = Path(directory or RELEASED_DIR)
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone() for k, v in model.state_dict().items()}
+    payload = {"name": name, "config": json.loads(json.dumps(config, default=str)), "state_dict": state,
+               "history": history or {}, "half": half}
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    blob = buf.getvalue()
+    if len(blob) > MAX_BYTES:
+        raise ValueError(f"{name}: {len(blob) / 1e6:.1f} MB is over the 5 MB limit for a released checkpoint (try half=True).")
+    path = directory / f"{name}.pt"
+    atomic_write_bytes(path, blob)
+    table = manifest(directory / "manifest.json")
+    table[name] = {
+        "file": path.name,
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "bytes": len(blob),
+        "config": payload["config"],
+        "dataset": dataset,
+        "seed": seed,
+        "metrics": metrics,
+        "train_seconds": round(float(train_seconds), 1),
+        "hardware": hardware or hardware_description(),
+        "torch_version": str(torch.__version__),
+        "created": _dt.date.today().isoformat(),
+    }
+    atomic_write_bytes(directory / "manifest.json", (json.dumps(table, indent=1, sort_keys=True) + "\n").encode())
+    return table[name]

@@ -1,0 +1,101 @@
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils import released
+from course_utils.checkpoints import load_or_train
+from course_utils.released import ReleasedCheckpointError, checkpoint_mode, load_released, release_checkpoint
+
+
+def _build(cfg):
+    torch.manual_seed(cfg.get("seed", 0))
+    return nn.Linear(cfg["d"], 2)
+
+
+@pytest.fixture
+def release_dir(tmp_path, monkeypatch):
+    d = tmp_path / "released"
+    d.mkdir()
+    monkeypatch.setattr(released, "RELEASED_DIR", d)
+    return d
+
+
+def _release(d, name="lin", half=False):
+    model = _build({"d": 4, "seed": 1})
+    entry = release_checkpoint(name, model, {"d": 4, "seed": 1}, metrics={"accuracy": 0.5}, train_seconds=1.23,
+                               history={"metrics": {"loss": [2.0, 1.0]}, "seconds": [0.5, 0.5]}, directory=d, half=half)
+    return model, entry
+
+
+def test_release_writes_file_and_manifest(release_dir):
+    model, entry = _release(release_dir)
+    table = json.loads((release_dir / "manifest.json").read_text())
+    assert table["lin"] == entry
+    for key in ("config", "dataset", "seed", "metrics", "sha256", "train_seconds", "hardware"):
+        assert key in entry
+    payload, e = load_released("lin", release_dir)
+    assert torch.equal(payload["state_dict"]["weight"], model.weight.detach())
+    assert e["sha256"] == released.sha256_of(release_dir / "lin.pt")
+
+
+def test_tampered_checkpoint_is_refused(release_dir):
+    _release(release_dir)
+    f = release_dir / "lin.pt"
+    blob = bytearray(f.read_bytes())
+    blob[-10] ^= 0xFF
+    f.write_bytes(bytes(blob))
+    with pytest.raises(ReleasedCheckpointError, match="does not match its manifest"):
+        load_released("lin", release_dir)
+
+
+def test_unknown_and_missing_checkpoints_are_clear(release_dir):
+    with pytest.raises(ReleasedCheckpointError, match="No released checkpoint named 'nope'"):
+        load_released("nope", release_dir)
+    _release(release_dir)
+    (release_dir / "lin.pt").unlink()
+    with pytest.raises(ReleasedCheckpointError, match="is missing"):
+        load_released("lin", release_dir)
+
+
+def test_size_limit(release_dir):
+    big = nn.Linear(1500, 1000)  # 6 MB of float32
+    with pytest.raises(ValueError, match="over the 5 MB limit"):
+        release_checkpoint("big", big, {}, metrics={}, train_seconds=0, directory=release_dir)
+    entry = release_checkpoint("big", big, {}, metrics={}, train_seconds=0, directory=release_dir, half=True)
+    assert entry["bytes"] <= 5 * 1024 * 1024
+
+
+def test_modes(monkeypatch):
+    monkeypatch.delenv("COURSE_CHECKPOINTS", raising=False)
+    monkeypatch.delenv("COURSE_RETRAIN", raising=False)
+    assert checkpoint_mode() == "auto"
+    monkeypatch.setenv("COURSE_CHECKPOINTS", "Released")
+    assert checkpoint_mode() == "released"
+    monkeypatch.setenv("COURSE_RETRAIN", "1")
+    assert checkpoint_mode() == "train"
+    monkeypatch.delenv("COURSE_RETRAIN")
+    monkeypatch.setenv("COURSE_CHECKPOINTS", "fresh")
+    with pytest.raises(ValueError, match="COURSE_CHECKPOINTS=released"):
+        checkpoint_mode()
+
+
+def test_load_or_train_uses_the_release_only_when_asked(release_dir, tmp_cache, monkeypatch):
+    model, _ = _release(release_dir, half=True)
+    calls = []
+
+    def train(m):
+        calls.append(1)
+        return {"metrics": {"loss": [9.0]}, "seconds": [0.1]}
+
+    monkeypatch.setenv("COURSE_CHECKPOINTS", "released")
+    m, hist = load_or_train("lin-local", {"d": 4, "seed": 7}, _build, train, released="lin", verbose=False)
+    assert calls == [] and hist["loss"] == [2.0, 1.0]
+    assert m.weight.dtype == torch.float32 and torch.allclose(m.weight, model.weight.detach(), atol=1e-3)
+    # no release of that name: falls back to cache-else-train
+    load_or_train("other", {"d": 4}, _build, train, released="not-released", verbose=False)
+    assert calls == [1]
+    monkeypatch.setenv("COURSE_CHECKPOINTS", "auto")
+    load_or_train("lin-local", {"d": 4, "seed": 7}, _build, train, released="lin", verbose=False)
+    assert calls == [1, 1]
