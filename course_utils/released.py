@@ -123,14 +123,19 @@ def release_checkpoint(
 ) -> dict:
     """Write ``<name>.pt`` and its manifest entry (maintainers). ``half`` stores float tensors as float16."""
     directory = Path(directory or RELEASED_DIR)
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone() for k, v in model.state_dict().items()}
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+        for k, v in model.state_dict().items()
+    }
     payload = {"name": name, "config": json.loads(json.dumps(config, default=str)), "state_dict": state,
                "history": history or {}, "half": half}
     buf = io.BytesIO()
     torch.save(payload, buf)
     blob = buf.getvalue()
     if len(blob) > MAX_BYTES:
-        raise ValueError(f"{name}: {len(blob) / 1e6:.1f} MB is over the 5 MB limit for a released checkpoint (try half=True).")
+        raise ValueError(
+            f"{name}: {len(blob) / 1e6:.1f} MB is over the 5 MB limit for a released checkpoint (try half=True)."
+        )
     path = directory / f"{name}.pt"
     atomic_write_bytes(path, blob)
     table = manifest(directory / "manifest.json")
