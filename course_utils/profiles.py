@@ -35,6 +35,20 @@ BUDGETS: dict[str, dict[str, object]] = {
         # 01_jensen_elbo (EM on a 1-D mixture takes milliseconds: the same steps in both profiles)
         "em_steps": 40,
         "num_random_q": 200,
+        # 04_simclr
+        "simclr_n_train": 2_000,  # unlabelled images SimCLR trains on
+        "simclr_epochs": 1,
+        "simclr_batch_size": 256,  # N images, 2N views per step
+        "simclr_width": 16,  # channels of the encoder's first block (the encoder has 4x that at the end)
+        "simclr_ablation_n_train": 512,  # each augmentation / temperature ablation run
+        "simclr_ablation_epochs": 1,
+        # 05_mae
+        "mae_n_train": 2_000,
+        "mae_epochs": 2,
+        "mae_batch_size": 128,
+        "mae_ablation_n_train": 1_000,  # each mask-ratio ablation run
+        "mae_ablation_epochs": 1,
+        "mae_finetune_epochs": 3,  # fine-tuning and from-scratch runs on 1% and 10% of the labels
     },
     "full": {
         "description": "real results, as quoted in the notebooks and the README",
@@ -46,6 +60,20 @@ BUDGETS: dict[str, dict[str, object]] = {
         # 01_jensen_elbo
         "em_steps": 40,
         "num_random_q": 2_000,
+        # 04_simclr
+        "simclr_n_train": 60_000,
+        "simclr_epochs": 8,
+        "simclr_batch_size": 256,
+        "simclr_width": 32,
+        "simclr_ablation_n_train": 10_000,
+        "simclr_ablation_epochs": 3,
+        # 05_mae
+        "mae_n_train": 60_000,
+        "mae_epochs": 15,
+        "mae_batch_size": 256,
+        "mae_ablation_n_train": 20_000,
+        "mae_ablation_epochs": 5,
+        "mae_finetune_epochs": 30,
     },
 }
 
