@@ -62,11 +62,11 @@ BUDGETS: dict[str, dict[str, object]] = {
         "num_random_q": 2_000,
         # 04_simclr
         "simclr_n_train": 60_000,
-        "simclr_epochs": 8,
+        "simclr_epochs": 4,
         "simclr_batch_size": 256,
-        "simclr_width": 32,
+        "simclr_width": 24,
         "simclr_ablation_n_train": 10_000,
-        "simclr_ablation_epochs": 3,
+        "simclr_ablation_epochs": 2,
         # 05_mae
         "mae_n_train": 60_000,
         "mae_epochs": 15,
