@@ -1,0 +1,63 @@
+"""``python -m course_utils.grade SUBMISSION.ipynb [--assignment NN] [--out results.json]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from .core import Limits, error_results, grade, summary, write_results
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m course_utils.grade",
+        description="Grade a student notebook against the hidden tests in solutions/; write Gradescope's results.json.",
+    )
+    ap.add_argument("submission", help="the student's .ipynb (or a folder holding it)")
+    ap.add_argument("--assignment", help="NN or NN_topic (default: from the notebook's setup call, else its file name)")
+    ap.add_argument("--out", default="results.json", help="where to write results.json (default: ./results.json)")
+    ap.add_argument("--solutions", help="the folder with the solution notebooks (default: the course's solutions/)")
+    ap.add_argument("--profile", choices=["fast", "full"], help="COURSE_PROFILE for the run (default: fast)")
+    ap.add_argument("--no-execute", action="store_true", help="skip running the notebook top to bottom (tests only)")
+    ap.add_argument("--run-as", metavar="USER", help="run the submission's code as this user (when the grader is root)")
+    ap.add_argument("--json", action="store_true", help="print results.json instead of the summary")
+    ap.add_argument("--quiet", action="store_true", help="print nothing")
+    for name, help_ in [
+        ("cell-timeout", "seconds for one notebook cell"),
+        ("total-timeout", "seconds for the whole notebook"),
+        ("test-timeout", "seconds for one test statement"),
+        ("load-timeout", "seconds to load the definitions"),
+        ("memory-mb", "address-space limit (MiB) of the kernel and of each test process"),
+    ]:
+        ap.add_argument(f"--{name}", type=float, help=help_)
+    a = ap.parse_args(argv)
+    t0 = time.monotonic()
+    try:
+        limits = Limits.for_profile(
+            a.profile or "fast",
+            cell_timeout=a.cell_timeout,
+            total_timeout=a.total_timeout,
+            test_timeout=a.test_timeout,
+            load_timeout=a.load_timeout,
+            memory_mb=a.memory_mb,
+        )
+        results = grade(a.submission, a.assignment, a.solutions, a.profile, not a.no_execute, a.run_as, limits)
+    except BaseException as e:  # noqa: BLE001 - whatever happens, a valid results.json
+        traceback.print_exc()
+        results = error_results(f"{type(e).__name__}: {e}", time.monotonic() - t0)
+    write_results(results, Path(a.out))
+    if a.json:
+        import json
+
+        print(json.dumps(results, indent=2))
+    elif not a.quiet:
+        print(summary(results))
+        print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

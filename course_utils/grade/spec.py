@@ -1,0 +1,194 @@
+"""What an assignment grades, read from its solution notebook (the single source of the hidden tests).
+
+A solution notebook ``solutions/NN_topic.ipynb`` marks each exercise with nbgrader metadata:
+
+- the exercise cell: ``solution: true``, ``grade_id`` = the graded function's (or class's) name;
+- the test cell: ``grade: true``, ``points``, ``grade_id`` = ``<name>_test``, holding the public check the student
+  sees, then the hidden tests between the hidden-test markers.
+
+Each test cell becomes one :class:`Unit`: its top-level statements, each marked public or hidden. Statements
+that test something (an ``assert``, or a call such as ``checks.check_elbo(elbo)``) are the *checks* that
+share the cell's points; other statements (``_lj = torch.tensor(...)``) only prepare inputs.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..assign import BEGIN_HIDDEN, END_HIDDEN
+
+CHECK, ASSERT, SETUP = "check", "assert", "setup"
+
+
+class SpecError(ValueError):
+    """A solution notebook that cannot be graded (missing tests, unparsable test cell)."""
+
+
+@dataclass
+class Statement:
+    source: str
+    kind: str  # CHECK, ASSERT or SETUP
+    hidden: bool
+    line: int
+
+    @property
+    def counts(self) -> bool:
+        return self.kind in (CHECK, ASSERT)
+
+
+@dataclass
+class Unit:
+    """One graded test cell: the checks of one exercise, worth ``points``."""
+
+    exercise: str  # the graded name, e.g. "elbo"
+    test_id: str  # the test cell's grade_id, e.g. "elbo_test"
+    points: float
+    number: int  # 1, 2, ... in notebook order
+    statements: list[Statement] = field(default_factory=list)
+
+    @property
+    def public(self) -> list[Statement]:
+        return [s for s in self.statements if not s.hidden]
+
+    @property
+    def hidden(self) -> list[Statement]:
+        return [s for s in self.statements if s.hidden]
+
+    @property
+    def n_checks(self) -> int:
+        return sum(s.counts for s in self.statements)
+
+
+@dataclass
+class Assignment:
+    notebook: str  # "01_jensen_elbo"
+    path: Path
+    setup_source: str  # the solution's setup cell, magics removed
+    units: list[Unit]
+    graded_names: list[str]  # every top-level name the solution cells define
+
+    @property
+    def number(self) -> str:
+        return self.notebook.split("_", 1)[0]
+
+    @property
+    def total_points(self) -> float:
+        return float(sum(u.points for u in self.units))
+
+    @property
+    def n_hidden(self) -> int:
+        return sum(1 for u in self.units for s in u.hidden if s.counts)
+
+    @property
+    def checks_module(self) -> str:
+        return f"course_utils.checks.nb{self.number}"
+
+
+def _strip_magics(source: str) -> str:
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
+
+
+def _kind(node: ast.stmt) -> str:
+    if isinstance(node, ast.Assert):
+        return ASSERT
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        return CHECK
+    return SETUP
+
+
+def split_test_cell(source: str, where: str = "test cell") -> list[Statement]:
+    """The top-level statements of a test cell, each marked hidden or public."""
+    lines = source.split("\n")
+    begins = [i + 1 for i, line in enumerate(lines) if line.strip() == BEGIN_HIDDEN]
+    ends = [i + 1 for i, line in enumerate(lines) if line.strip() == END_HIDDEN]
+    if len(begins) != len(ends):
+        raise SpecError(f"{where}: unbalanced hidden-test markers")
+    blocks = list(zip(begins, ends))
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise SpecError(f"{where}: cannot parse ({e})") from None
+    out = []
+    for node in tree.body:
+        hidden = any(b < node.lineno and node.end_lineno < e for b, e in blocks)
+        out.append(Statement(ast.get_source_segment(source, node), _kind(node), hidden, node.lineno))
+    return out
+
+
+def _defined_names(source: str) -> list[str]:
+    try:
+        tree = ast.parse(_strip_magics(source))
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return names
+
+
+def load_assignment(path: Path) -> Assignment:
+    """Read the units (exercises and their tests) of one solution notebook."""
+    path = Path(path)
+    nb = nbformat.read(str(path), as_version=4)
+    setup = next((c.source for c in nb.cells if c.cell_type == "code" and "setup_notebook(" in c.source), None)
+    if setup is None:
+        raise SpecError(f"{path.name}: no setup cell (a code cell calling setup_notebook)")
+    exercises, graded, units = [], [], []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {}) if cell.cell_type == "code" else {}
+        if meta.get("solution"):
+            exercises.append(meta.get("grade_id"))
+            for name in [meta.get("grade_id")] + _defined_names(cell.source):
+                if name and name not in graded:
+                    graded.append(name)
+        if meta.get("grade") and float(meta.get("points", 0) or 0) > 0:
+            test_id = meta.get("grade_id") or f"test_{len(units) + 1}"
+            exercise = test_id[: -len("_test")] if test_id.endswith("_test") else test_id
+            unit = Unit(
+                exercise,
+                test_id,
+                float(meta["points"]),
+                len(units) + 1,
+                split_test_cell(cell.source, f"{path.name}: {test_id}"),
+            )
+            if unit.n_checks == 0:
+                raise SpecError(f"{path.name}: {test_id} holds no check and no assert")
+            units.append(unit)
+    if not units:
+        raise SpecError(f"{path.name}: no graded test cells (nbgrader grade: true with points)")
+    return Assignment(path.stem, path, _strip_magics(setup), units, graded)
+
+
+def find_solution(number_or_name: str, solutions_dir: Path) -> Path:
+    """``"01"``, ``"1"`` or ``"01_jensen_elbo"`` to ``solutions/01_jensen_elbo.ipynb``."""
+    key = str(number_or_name).strip()
+    if key.isdigit():
+        key = f"{int(key):02d}"
+    exact = Path(solutions_dir) / f"{key}.ipynb"
+    if exact.exists():
+        return exact
+    found = sorted(Path(solutions_dir).glob(f"{key.split('_')[0]}_*.ipynb"))
+    if len(found) != 1:
+        have = ", ".join(p.stem for p in sorted(Path(solutions_dir).glob("*.ipynb"))) or "none"
+        raise SpecError(
+            f"no solution notebook for assignment {number_or_name!r} in {solutions_dir} (there are: {have})"
+        )
+    return found[0]
+
+
+def guess_assignment(submission: Path, text: str | None) -> str | None:
+    """The assignment a submission belongs to: its setup call, else its file name (``01_...``)."""
+    if text:
+        m = re.search(r"setup_notebook\(\s*\\?[\"'](\d{2})_", text)
+        if m:
+            return m.group(1)
+    m = re.match(r"(\d{2})_", Path(submission).name)
+    return m.group(1) if m else None
