@@ -33,9 +33,9 @@ memory (for instance the caller's frame) and so see the hidden test it is called
 at a time, in fresh processes, after all public output has been collected keeps them out of any feedback.
 """
 
-from .core import Limits, error_results, grade, summary, write_results
+from .core import Limits, RunnerPool, error_results, grade, summary, write_results
 
-__all__ = ["Limits", "grade", "summary", "write_results", "error_results", "main"]
+__all__ = ["Limits", "RunnerPool", "grade", "summary", "write_results", "error_results", "main"]
 
 
 def main(argv=None) -> int:
