@@ -1,6 +1,7 @@
 # Thin wrapper around ./course (which works without make too).
 .PHONY: lab test setup generate check-notebooks
 .PHONY: grade student-bundle gradescope
+.PHONY: e2e site lint
 lab:
 	./course lab
 test:
@@ -18,3 +19,10 @@ student-bundle:
 	./course student-bundle
 gradescope:
 	./course gradescope $(ASSIGNMENT)
+# the browser test on every student notebook (CI runs notebook 01 only), the website, lint
+e2e:
+	./course e2e
+site:
+	./course site
+lint:
+	./course lint

@@ -1,0 +1,329 @@
+"""Build the course website: a landing page (course map, times, difficulty) and one HTML page per notebook.
+
+    python tools/build_site.py                   # execute every solution notebook (fast profile), write build/site/
+    python tools/build_site.py --execute 01      # execute only these; the others are shown without outputs
+    python tools/build_site.py --profile full    # the real results (slow on a CPU)
+
+Or ``./course site``. Open ``build/site/index.html`` in a browser; no server is needed.
+
+Why nbconvert with our own index page (not Jupyter Book or mkdocs-jupyter): nbconvert is already installed with
+JupyterLab, so the site builds offline with no new dependency and no theme or font downloads; its ``lab``
+template renders cells, outputs and widgets' static fallbacks the way JupyterLab shows them; and the landing page
+is read from the notebooks themselves (title cell: title, slide section, time estimate; exercise cells: ★ and
+minutes), so it cannot drift from them. Math is typeset by MathJax from its CDN when the reader is online;
+offline the LaTeX source stays readable.
+
+What it writes under ``build/site/``:
+
+- ``index.html``: the course map, one row per notebook, with time, exercises (★ and minutes) and links;
+- ``notebooks/NN_topic.html`` and ``.ipynb``: the student notebook as students get it (not executed);
+- ``solutions/NN_topic.html``: the solution notebook, executed under the chosen profile (hidden tests removed).
+
+The build fails (exit status 1) when a notebook raises while it is executed, or when a page links to a file or
+an anchor that does not exist. Links to other sites are not checked (the build must work offline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from course_utils.assign import BEGIN_HIDDEN, END_HIDDEN, _replace_blocks  # noqa: E402
+
+OUT = ROOT / "build" / "site"
+EXERCISE_RE = re.compile(r"^#{2,4}\s*Exercise\s+(\d+)\s*(★+)\s*\(\s*(\d+)\s*min\s*\)\s*:?\s*(.*)$", re.M)
+TIME_RE = re.compile(r"about\s+(\d+)\s*min", re.I)
+
+
+class SiteError(Exception):
+    """A failed execution or a broken link: the build fails."""
+
+
+@dataclass
+class Exercise:
+    number: int
+    stars: int
+    minutes: int
+    title: str
+
+
+@dataclass
+class Notebook:
+    stem: str
+    title: str
+    section: str
+    minutes: int | None
+    exercises: list[Exercise] = field(default_factory=list)
+    executed: bool = False
+    seconds: float = 0.0
+
+    @property
+    def number(self) -> str:
+        return self.stem[:2]
+
+
+def _markdown_inline(text: str) -> str:
+    """Markdown emphasis and code in a short line, as HTML (math stays for MathJax)."""
+    out = html.escape(text, quote=False)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    out = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", out)
+    out = re.sub(r"(?<![*\w])\*([^*]+)\*(?!\*)", r"<i>\1</i>", out)
+    return out
+
+
+def describe(path: Path) -> Notebook:
+    """Title, slide section, time estimate and exercises, read from the notebook's own cells."""
+    nb = nbformat.read(str(path), as_version=4)
+    title_cell = nb.cells[0].source if nb.cells else ""
+    lines = [ln for ln in title_cell.split("\n") if "colab-badge.svg" not in ln]
+    title = next((ln.lstrip("#").strip() for ln in lines if ln.startswith("# ")), path.stem)
+    paragraphs = [p.strip() for p in "\n".join(lines).split("\n\n")]
+    section = next((p.replace("\n", " ") for p in paragraphs if p.startswith("*") and not p.startswith("**")), "")
+    section = re.sub(r'^\*?Lecture \d+, "[^"]*":\s*', "", section).strip("*").strip()  # the lecture is one
+    section = section[:1].upper() + section[1:]
+    m = TIME_RE.search(title_cell)
+    exercises = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for e in EXERCISE_RE.finditer(cell.source):
+                exercises.append(Exercise(int(e.group(1)), len(e.group(2)), int(e.group(3)), e.group(4).strip()))
+    return Notebook(path.stem, title, section, int(m.group(1)) if m else None, exercises)
+
+
+# --------------------------------------------------------------------------------------------- executing
+
+
+def execute(path: Path, profile: str) -> tuple[nbformat.NotebookNode, float]:
+    """The solution notebook, run top to bottom in a fresh kernel (its folder as working directory)."""
+    import nbclient
+    from nbclient.exceptions import CellExecutionError
+
+    os.environ.update(COURSE_PROFILE=profile, COURSE_PROGRESS="0", COURSE_DOWNLOAD="0", MPLBACKEND="Agg")
+    nb = nbformat.read(str(path), as_version=4)
+    start = time.monotonic()
+    client = nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        raise SiteError(f"{shown} failed while executing ({profile} profile):\n{str(e)[-3000:]}") from None
+    return nb, time.monotonic() - start
+
+
+def without_hidden_tests(nb) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "code" and BEGIN_HIDDEN in cell.source:
+            cell.source = _replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, "site").rstrip("\n")
+
+
+# --------------------------------------------------------------------------------------------- pages
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 1100px; margin: 2rem auto;
+       padding: 0 1rem; color: #222; line-height: 1.5; }
+h1 { font-size: 1.8rem; margin-bottom: .2rem; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+th, td { border-bottom: 1px solid #ddd; padding: .5rem .6rem; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+.stars { color: #c77c00; white-space: nowrap; }
+.small { color: #555; font-size: .9rem; }
+ul.ex { margin: .2rem 0; padding-left: 1.1rem; }
+a { color: #0b57d0; }
+.course-nav { font-family: system-ui, sans-serif; padding: .6rem 1rem; background: #f4f4f4;
+              border-bottom: 1px solid #ddd; font-size: .95rem; }
+.course-nav a { margin-right: 1.2rem; }
+"""
+
+
+def landing_page(notebooks: list[Notebook], profile: str) -> str:
+    rows = []
+    total = sum(n.minutes or 0 for n in notebooks)
+    for n in notebooks:
+        ex = "".join(
+            f'<li><span class="stars" title="difficulty {e.stars} of 3">{"★" * e.stars}</span> '
+            f"{_markdown_inline(e.title)} <span class=small>({e.minutes} min)</span></li>"
+            for e in n.exercises
+        )
+        hardest = max((e.stars for e in n.exercises), default=0)
+        ran = f"executed, {profile} profile, {n.seconds:.0f} s" if n.executed else "not executed in this build"
+        rows.append(
+            f"<tr><td class=num>{n.number}</td>"
+            f'<td><a href="notebooks/{n.stem}.html"><b>{_markdown_inline(n.title)}</b></a><br>'
+            f"<span class=small>{_markdown_inline(n.section)}</span></td>"
+            f"<td class=num>{n.minutes if n.minutes is not None else '?'} min</td>"
+            f'<td><span class="stars">{"★" * hardest}</span></td>'
+            f"<td><ul class=ex>{ex or '<li>none</li>'}</ul></td>"
+            f'<td><a href="notebooks/{n.stem}.html">student</a> '
+            f'(<a href="notebooks/{n.stem}.ipynb" download>.ipynb</a>)<br>'
+            f'<a href="solutions/{n.stem}.html">solution</a><br><span class=small>{ran}</span></td></tr>'
+        )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Self-Supervised Learning: the course</title><style>{STYLE}</style>
+<script>window.MathJax = {{tex: {{inlineMath: [['$', '$']]}}}};</script>
+<script async src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script></head>
+<body>
+<h1>Self-Supervised Learning: (Variational) AutoEncoder and Contrastive Learning</h1>
+<p>Jupyter notebooks for one lecture, in the slides' order: from Jensen's inequality and the ELBO, through
+autoencoders and VAEs, to SimCLR and masked autoencoders. Each notebook has exercises marked
+<span class=stars>★</span> (a few lines) to <span class=stars>★★★</span> (a real piece of work), each followed
+by a check that prints <code>[PASS]</code>, <code>[TODO]</code> or <code>[FAIL]</code> with a hint.</p>
+<h2>Course map</h2>
+<p class=small>{len(notebooks)} notebooks, about {total} minutes ({total / 60:.1f} hours) in all.
+Work on them in JupyterLab (<code>./course lab</code>) or on Colab (the badge at the top of each notebook).
+The solution pages are the solution notebooks, executed for this site.</p>
+<table>
+<tr><th class=num>#</th><th>notebook</th><th class=num>time</th><th>hardest</th><th>exercises</th><th>pages</th></tr>
+{"".join(rows)}
+</table>
+<p class=small>Built {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())} by <code>./course site</code>.
+Difficulty and minutes are read from the notebooks' exercise headings.</p>
+</body></html>
+"""
+
+
+def render(nb, nav: str) -> str:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab")
+    body, _ = exporter.from_notebook_node(nb)
+    body = re.sub(r'href="(\d\d_[A-Za-z0-9_]+)\.ipynb', r'href="\1.html', body)  # links between notebooks
+    return _add_nav(body, nav)
+
+
+def _add_nav(body: str, nav: str) -> str:
+    m = re.search(r"<body[^>]*>", body)
+    if not m:
+        return nav + body
+    return body[: m.end()] + nav + body[m.end() :]
+
+
+def nav_bar(n: Notebook, here: str) -> str:
+    other = "solutions" if here == "notebooks" else "notebooks"
+    label = "the solution" if here == "notebooks" else "the student version"
+    return (
+        f'<nav class="course-nav" style="font-family: system-ui, sans-serif; padding: .6rem 1rem; '
+        f'background: #f4f4f4; border-bottom: 1px solid #ddd;">'
+        f'<a href="../index.html" style="margin-right: 1.2rem">&larr; course map</a>'
+        f'<a href="../{other}/{n.stem}.html" style="margin-right: 1.2rem">{label}</a>'
+        + (f'<a href="{n.stem}.ipynb" download>download .ipynb</a>' if here == "notebooks" else "")
+        + "</nav>"
+    )
+
+
+# --------------------------------------------------------------------------------------------- link check
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("id", "name"):
+            if a.get(key):
+                self.ids.add(a[key])
+        for key in ("href", "src"):
+            if a.get(key) and tag in ("a", "img", "link", "script", "iframe", "source"):
+                self.links.append(a[key])
+
+
+def check_links(site: Path) -> list[str]:
+    """Every relative link and anchor in the site's pages points at something that exists."""
+    parsed: dict[Path, _Links] = {}
+    for page in site.rglob("*.html"):
+        p = _Links()
+        p.feed(page.read_text(encoding="utf-8"))
+        parsed[page] = p
+    broken = []
+    for page, p in parsed.items():
+        for link in p.links:
+            parts = urlsplit(link)
+            if parts.scheme or link.startswith("//"):  # http(s), data:, mailto: not checked (offline)
+                continue
+            target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
+            where = f"{page.relative_to(site)} -> {link}"
+            if not target.exists():
+                broken.append(f"{where}: no such file")
+            elif parts.fragment and target.suffix == ".html":
+                ids = parsed[target].ids if target in parsed else set()
+                if parts.fragment not in ids and unquote(parts.fragment) not in ids:  # as browsers look them up
+                    broken.append(f"{where}: no anchor #{parts.fragment}")
+    return broken
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str = "fast") -> list[Notebook]:
+    solutions = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    if not solutions:
+        raise SiteError("no solution notebooks in solutions/")
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "notebooks").mkdir(parents=True)
+    (out / "solutions").mkdir()
+    notebooks = []
+    for sol in solutions:
+        n = describe(sol)
+        student = ROOT / "notebooks" / sol.name
+        if not student.exists():
+            raise SiteError(f"notebooks/{sol.name} is missing: run ./course generate")
+        shutil.copy2(student, out / "notebooks" / sol.name)
+        (out / "notebooks" / f"{sol.stem}.html").write_text(
+            render(nbformat.read(str(student), as_version=4), nav_bar(n, "notebooks")), encoding="utf-8")
+        if execute_only is None or n.number in execute_only:
+            print(f"site: executing {sol.relative_to(ROOT)} ({profile} profile) ...", flush=True)
+            nb, n.seconds = execute(sol, profile)
+            n.executed = True
+            print(f"site:   {n.seconds:.1f} s", flush=True)
+        else:
+            nb = nbformat.read(str(sol), as_version=4)
+        without_hidden_tests(nb)
+        (out / "solutions" / f"{sol.stem}.html").write_text(render(nb, nav_bar(n, "solutions")), encoding="utf-8")
+        notebooks.append(n)
+    (out / "index.html").write_text(landing_page(notebooks, profile), encoding="utf-8")
+    broken = check_links(out)
+    if broken:
+        raise SiteError("broken links in the site:\n  " + "\n  ".join(broken))
+    return notebooks
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=OUT, help="output folder (default build/site)")
+    ap.add_argument("--execute", help="comma-separated notebook numbers to execute (default: all)")
+    ap.add_argument("--profile", default=os.environ.get("COURSE_SITE_PROFILE", "fast"), choices=["fast", "full"])
+    args = ap.parse_args(argv)
+    only = [x.strip().zfill(2) for x in args.execute.split(",")] if args.execute else None
+    start = time.monotonic()
+    try:
+        notebooks = build(args.out, only, args.profile)
+    except SiteError as e:
+        print(f"site: FAILED: {e}", file=sys.stderr)
+        return 1
+    print(f"site: {len(notebooks)} notebooks, {sum(n.executed for n in notebooks)} executed, links checked; "
+          f"{time.monotonic() - start:.0f} s; open {args.out / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
