@@ -222,9 +222,16 @@ def open_notebook(page, lab: Lab, nb: Path) -> None:
 
 
 def run_all(page) -> None:
-    """Run > Run All Cells, through the menu bar as a student would."""
-    page.click("#jp-MainMenu .lm-MenuBar-itemLabel:text-is('Run')")
-    page.click(".lm-Menu .lm-Menu-itemLabel:text-is('Run All Cells')")
+    """Run > Run All Cells, through the menu bar as a student would (again if the kernel missed the first)."""
+    for _ in range(3):
+        page.click("#jp-MainMenu .lm-MenuBar-itemLabel:text-is('Run')")
+        page.click(".lm-Menu .lm-Menu-itemLabel:text-is('Run All Cells')")
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            if any(s["prompt"].strip() != "[ ]:" for s in cell_states(page)):
+                return
+            page.wait_for_timeout(250)
+    raise AssertionError("Run > Run All Cells started no cell (three tries)")
 
 
 def cell_states(page) -> list[dict]:
