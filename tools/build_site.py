@@ -220,9 +220,10 @@ def nav_bar(n: Notebook, here: str) -> str:
     return (
         f'<nav class="course-nav" style="font-family: system-ui, sans-serif; padding: .6rem 1rem; '
         f'background: #f4f4f4; border-bottom: 1px solid #ddd;">'
-        f'<a href="../index.html" style="margin-right: 1.2rem">&larr; course map</a>'
-        f'<a href="../{other}/{n.stem}.html" style="margin-right: 1.2rem">{label}</a>'
-        + (f'<a href="{n.stem}.ipynb" download>download .ipynb</a>' if here == "notebooks" else "")
+        f'<a href="../index.html" style="margin-right: 1.2rem; color: #0b57d0">&larr; course map</a>'
+        f'<a href="../{other}/{n.stem}.html" style="margin-right: 1.2rem; color: #0b57d0">{label}</a>'
+        + (f'<a href="{n.stem}.ipynb" download style="color: #0b57d0">download .ipynb</a>'
+           if here == "notebooks" else "")
         + "</nav>"
     )
 
