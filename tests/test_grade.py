@@ -189,6 +189,45 @@ def test_subtle_mistake_loses_points_on_its_own_exercise_only(tmp_path, exercise
             assert s == pytest.approx(mx), f"{other} lost points for a mistake in {exercise}"
 
 
+_NT_XENT = (
+    "def nt_xent_loss(z1, z2, temperature):\n"
+    "    n = z1.shape[0]\n"
+    "    z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)\n"
+    "    logits = z @ z.T / temperature\n"
+    "    {mask}\n"
+    "    pair = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])\n"
+    "    losses = torch.logsumexp(logits, dim=1) - logits[torch.arange(2 * n), pair]\n"
+    "    return {reduce}\n"
+)
+# The mistakes the issue names, in the other notebooks (each test runs when its notebook exists).
+OTHER_MISTAKES = {
+    "nt_xent averaged over N, not 2N": ("04_simclr", "nt_xent_loss", _NT_XENT.format(
+        mask="logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool), float('-inf'))",
+        reduce="losses.sum() / n")),
+    "nt_xent with the self-similarity in the denominator": ("04_simclr", "nt_xent_loss", _NT_XENT.format(
+        mask="pass", reduce="losses.mean()")),
+    "KL with the wrong sign": ("03_vae", "kl_standard_normal", (
+        "def kl_standard_normal(mu, logvar):\n"
+        "    return -0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)\n")),
+    "MAE loss over all patches": ("05_mae", "masked_mse_loss", (
+        "def masked_mse_loss(pred, target, mask):\n    return ((pred - target) ** 2).mean()\n")),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("mistake", sorted(OTHER_MISTAKES))
+def test_named_mistakes_in_other_notebooks_lose_points_on_their_own_exercise(tmp_path, mistake):
+    notebook, exercise, source = OTHER_MISTAKES[mistake]
+    base = ROOT / "solutions" / f"{notebook}.ipynb"
+    if not base.exists():
+        pytest.skip(f"{notebook} is not written yet")
+    path = make_submission(tmp_path / f"{notebook}.ipynb", base=base, replace={exercise: source})
+    scores = by_exercise(run(path, limits=Limits.for_profile("fast")))
+    assert scores[exercise][0] < scores[exercise][1], f"{mistake}: {exercise} kept all its points"
+    for other, (s, mx) in scores.items():
+        if other != exercise:
+            assert s == pytest.approx(mx), f"{other} lost points for a mistake in {exercise}"
+
+
 # ----------------------------------------------------------------------------- graded by name
 def test_grading_is_by_name_not_by_cell_order_ids_or_metadata(tmp_path):
     def shuffle(nb):
