@@ -300,6 +300,19 @@ def test_grading_twice_gives_the_same_score(broken):
     assert [(t["name"], t["score"]) for t in second["tests"]] == [(t["name"], t["score"]) for t in first["tests"]]
 
 
+def test_the_memory_limit_fails_a_function_that_allocates_too_much(tmp_path):
+    greedy = (
+        "def log_marginal(log_joint):\n"
+        "    hog = torch.empty(64 * 2**30, dtype=torch.uint8)  # 64 GiB, beyond the 8 GiB limit\n"
+        "    return torch.logsumexp(log_joint, dim=1)\n"
+    )
+    path = make_submission(tmp_path / "01_jensen_elbo.ipynb", replace={"log_marginal": greedy})
+    results = run(path)
+    scores = by_exercise(results)
+    assert scores["log_marginal"][0] == 0 and "memory" in outputs(results, "log_marginal").lower()
+    assert scores["elbo"] == (3.0, 3.0) and scores["posterior"] == (2.0, 2.0)
+
+
 # ----------------------------------------------------------------------------- cheating
 @pytest.fixture(scope="module")
 def patching(tmp_path_factory):
