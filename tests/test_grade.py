@@ -300,6 +300,16 @@ def test_grading_twice_gives_the_same_score(broken):
     assert [(t["name"], t["score"]) for t in second["tests"]] == [(t["name"], t["score"]) for t in first["tests"]]
 
 
+def test_the_grading_time_limit_bounds_everything(tmp_path):
+    looping = "def log_marginal(log_joint):\n    while True:\n        pass\n"
+    path = make_submission(tmp_path / "01_jensen_elbo.ipynb", replace={"log_marginal": looping})
+    t0 = time.monotonic()
+    results = run(path, limits=Limits(test_timeout=120, grading_timeout=10))
+    assert time.monotonic() - t0 < 60
+    assert results["score"] == 0  # log_marginal timed out at the deadline; nothing after it was started
+    assert "time limit for the whole grading" in outputs(results, "posterior")
+
+
 def test_the_memory_limit_fails_a_function_that_allocates_too_much(tmp_path):
     greedy = (
         "def log_marginal(log_joint):\n"

@@ -31,6 +31,7 @@ def main(argv=None) -> int:
         ("test-timeout", "seconds for one test statement"),
         ("load-timeout", "seconds to load the definitions"),
         ("memory-mb", "address-space limit (MiB) of the kernel and of each test process"),
+        ("grading-timeout", "seconds for the whole grading; later tests fail as not run"),
     ]:
         ap.add_argument(f"--{name}", type=float, help=help_)
     a = ap.parse_args(argv)
@@ -43,6 +44,7 @@ def main(argv=None) -> int:
             test_timeout=a.test_timeout,
             load_timeout=a.load_timeout,
             memory_mb=a.memory_mb,
+            grading_timeout=a.grading_timeout,
         )
         results = grade(a.submission, a.assignment, a.solutions, a.profile, not a.no_execute, a.run_as, limits)
     except BaseException as e:  # noqa: BLE001 - whatever happens, a valid results.json

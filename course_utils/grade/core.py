@@ -35,10 +35,11 @@ class Limits:
     load_timeout: float = 60  # seconds, loading the submission's definitions
     memory_mb: int = 8192  # address-space limit of the kernel and of each test process
     output_limit: int = 4000  # characters of a public check's output kept for the feedback
+    grading_timeout: float = 1800  # seconds for everything; tests not started by then fail as "not run"
 
     @classmethod
     def for_profile(cls, profile: str, **overrides) -> "Limits":
-        base = cls() if profile == "fast" else cls(3600, 4 * 3600, 600, 120, 16384, 4000)
+        base = cls() if profile == "fast" else cls(3600, 4 * 3600, 600, 120, 16384, 4000, 6 * 3600)
         for k, v in overrides.items():
             if v is not None:
                 setattr(base, k, type(getattr(base, k))(v))
@@ -313,6 +314,9 @@ class Runner:
 
         if not statements:
             return results
+        if time.monotonic() > state.get("deadline", float("inf")):
+            fail_rest(f"not run: the time limit for the whole grading ({self.limits.grading_timeout:g} s) was reached")
+            return results
         if state.get("load_hang"):
             fail_rest(state["load_hang"])
             return results
@@ -331,7 +335,7 @@ class Runner:
             msg = self.chan.recv(60)
             pid = msg["pid"]
             self.send({"op": "go"})
-            msg = self._next(self.limits.load_timeout)
+            msg = self._next(min(self.limits.load_timeout, self._left(state)))
             if msg is None:
                 state["load_hang"] = (
                     f"loading your definitions took longer than {self.limits.load_timeout:g} s "
@@ -354,12 +358,11 @@ class Runner:
                 fail_rest(_tamper_text(msg["tampered"]))
             for st in statements[len(results) :]:
                 self.send({"op": "stmt", "src": st.source, "kind": st.kind, "hidden": st.hidden})
-                msg = self._next(self.limits.test_timeout)
+                limit = min(self.limits.test_timeout, self._left(state))
+                msg = self._next(limit)
                 if msg is None:
                     self._kill(pid)
-                    results.append(
-                        {"ok": False, "error": f"timed out after {self.limits.test_timeout:g} s (an infinite loop?)"}
-                    )
+                    results.append({"ok": False, "error": f"timed out after {limit:.0f} s (an infinite loop?)"})
                     fail_rest("not run: an earlier test of this exercise timed out")
                     return results
                 if msg.get("ev") == "exited":
@@ -389,6 +392,10 @@ class Runner:
                 self.proc = None
             fail_rest("the test process stopped unexpectedly (did your code kill it, or write to its pipes?)")
         return results
+
+    @staticmethod
+    def _left(state: dict) -> float:
+        return max(1.0, state.get("deadline", float("inf")) - time.monotonic())
 
     def _next(self, timeout: float):
         """The child's next message; ``None`` on timeout; the runner's ``exited`` message if the child died."""
@@ -656,7 +663,7 @@ def grade(
         if err:
             raise RuntimeError(f"the test runner could not start: {err}")
         runner.set_definitions(defs)
-        state: dict = {}
+        state: dict = {"deadline": t0 + limits.grading_timeout}
         public = {u.test_id: runner.run(u, False, state) for u in spec.units}  # every public check first,
         hidden = {u.test_id: runner.run(u, True, state) for u in spec.units}  # then the hidden tests
         tests = [e for u in spec.units for e in unit_entries(u, public[u.test_id], hidden[u.test_id])]
