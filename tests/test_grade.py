@@ -310,6 +310,15 @@ def test_the_grading_time_limit_bounds_everything(tmp_path):
     assert "time limit for the whole grading" in outputs(results, "posterior")
 
 
+def test_a_function_that_kills_the_test_runner_fails_alone(tmp_path):
+    killer = "def posterior(log_joint):\n    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+    path = make_submission(tmp_path / "01_jensen_elbo.ipynb", replace={"posterior": killer})
+    results = run(path)
+    scores = by_exercise(results)
+    assert scores["posterior"][0] == 0
+    assert scores["log_marginal"] == (2.0, 2.0) and scores["elbo"] == (3.0, 3.0), "a fresh runner grades the rest"
+
+
 def test_the_memory_limit_fails_a_function_that_allocates_too_much(tmp_path):
     greedy = (
         "def log_marginal(log_joint):\n"

@@ -229,6 +229,7 @@ class Runner:
         self.proc = None
         self.defs = None
         self.starts = 0
+        self.restarts = 0  # during the current grading
 
     def start(self):
         self.close()
@@ -285,7 +286,7 @@ class Runner:
         return self.ready or None
 
     def set_definitions(self, defs):
-        self.defs = defs
+        self.defs, self.restarts = defs, 0
         self._send_defs()
 
     def _send_defs(self):
@@ -321,7 +322,8 @@ class Runner:
             fail_rest(state["load_hang"])
             return results
         if self.proc is None or self.proc.poll() is not None:
-            if self.starts >= 4:
+            self.restarts += 1
+            if self.restarts > 3:
                 fail_rest("the test runner kept crashing; these tests could not run")
                 return results
             self.start()
