@@ -35,6 +35,14 @@ BUDGETS: dict[str, dict[str, object]] = {
         # 01_jensen_elbo (EM on a 1-D mixture takes milliseconds: the same steps in both profiles)
         "em_steps": 40,
         "num_random_q": 200,
+        # 02_autoencoders
+        "ae_epochs": 15,  # each autoencoder, denoising autoencoder and the context encoder
+        "sup_epochs": 5,  # supervised baseline (runs with fewer labels take as many steps)
+        "finetune_epochs": 20,  # encoder + linear head on 100 labels per class
+        # 03_vae
+        "vae_epochs": 10,  # each VAE (Bernoulli, Gaussian decoder, 2-D latent)
+        "is_k": 100,  # largest number of importance samples for log p(x)
+        "is_n_test": 200,  # test images for the importance-sampled NLL and the anomaly histograms
         # 04_simclr
         "simclr_n_train": 2_000,  # unlabelled images SimCLR trains on
         "simclr_epochs": 1,
@@ -60,6 +68,14 @@ BUDGETS: dict[str, dict[str, object]] = {
         # 01_jensen_elbo
         "em_steps": 40,
         "num_random_q": 2_000,
+        # 02_autoencoders
+        "ae_epochs": 20,
+        "sup_epochs": 10,
+        "finetune_epochs": 50,
+        # 03_vae
+        "vae_epochs": 20,
+        "is_k": 1_000,
+        "is_n_test": 10_000,
         # 04_simclr
         "simclr_n_train": 60_000,
         "simclr_epochs": 4,
