@@ -1,0 +1,220 @@
+"""A small masked autoencoder (MAE, He et al. 2022) for 28x28 images, after facebookresearch/mae's
+``models_mae.py``: one short method per step, each with its shapes.
+
+Notebook 05 asks for the tensor steps as exercises, so the model does not contain them: it is built
+**with** the three step functions and has no defaults for them::
+
+    mae = MAE(patchify=patchify, random_masking=random_masking, loss_fn=masked_mse_loss)
+    loss, pred, mask = mae(imgs, mask_ratio=0.75)
+
+- ``patchify(imgs, patch_size)``: ``[N, C, H, W]`` -> ``[N, L, p*p*C]``;
+- ``random_masking(x, mask_ratio, generator)``: ``[N, L, D]`` -> ``(x_visible, mask, ids_restore)``;
+- ``loss_fn(pred, target, mask)``: the mean squared error on the masked patches.
+
+The encoder is a ViT that sees only the visible patches (plus a class token); the light decoder gets the
+encoded visible tokens and a shared, learned mask token for every removed patch, puts them back in their
+original order with ``ids_restore``, adds position embeddings, and predicts every patch's pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+
+def sincos_pos_embed(dim: int, grid_size: int) -> torch.Tensor:
+    """Fixed 2-D sine-cosine position embeddings, ``[grid_size**2, dim]`` (row-major over the patch grid)."""
+    if dim % 4:
+        raise ValueError(f"dim must be a multiple of 4, got {dim}")
+    coords = torch.arange(grid_size, dtype=torch.float64)
+    gy, gx = torch.meshgrid(coords, coords, indexing="ij")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))
+
+    def one_axis(pos):
+        out = pos.reshape(-1, 1) * omega[None]  # [L, dim/4]
+        return torch.cat([out.sin(), out.cos()], dim=1)  # [L, dim/2]
+
+    return torch.cat([one_axis(gy), one_axis(gx)], dim=1).float()  # [L, dim]
+
+
+def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.ModuleList:
+    return nn.ModuleList(
+        nn.TransformerEncoderLayer(dim, heads, int(dim * mlp_ratio), dropout=0.0, activation="gelu",
+                                   batch_first=True, norm_first=True)
+        for _ in range(depth)
+    )
+
+
+class MAE(nn.Module):
+    """A masked autoencoder with a ViT encoder and a light transformer decoder.
+
+    Args:
+        patchify, random_masking, loss_fn: the three tensor steps (notebook 05's exercises); required.
+        img_size, patch_size, in_chans: 28, 4 and 1 give L = 49 patches of 16 pixels.
+        embed_dim, depth, num_heads: the encoder.
+        decoder_dim, decoder_depth, decoder_heads: the decoder (lighter than the encoder).
+        norm_pix_loss: predict each patch's pixels normalised by that patch's mean and variance.
+    """
+
+    def __init__(
+        self,
+        patchify: Callable,
+        random_masking: Callable,
+        loss_fn: Callable,
+        *,
+        img_size: int = 28,
+        patch_size: int = 4,
+        in_chans: int = 1,
+        embed_dim: int = 96,
+        depth: int = 4,
+        num_heads: int = 4,
+        decoder_dim: int = 64,
+        decoder_depth: int = 2,
+        decoder_heads: int = 4,
+        mlp_ratio: float = 2.0,
+        norm_pix_loss: bool = False,
+    ):
+        super().__init__()
+        if img_size % patch_size:
+            raise ValueError(f"patch_size {patch_size} must divide img_size {img_size}")
+        for name, fn in (("patchify", patchify), ("random_masking", random_masking), ("loss_fn", loss_fn)):
+            if not callable(fn):
+                raise TypeError(f"MAE needs the function {name} (notebook 05's exercise), got {type(fn).__name__}")
+        self.patchify, self.random_masking, self.loss_fn = patchify, random_masking, loss_fn
+        self.patch_size, self.in_chans = patch_size, in_chans
+        self.grid = img_size // patch_size
+        self.num_patches = self.grid**2
+        patch_dim = patch_size * patch_size * in_chans
+        self.norm_pix_loss = norm_pix_loss
+        self.embed_dim = embed_dim
+
+        # encoder: patch embedding, class token, fixed position embeddings, transformer blocks
+        self.patch_embed = nn.Linear(patch_dim, embed_dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.register_buffer("pos_embed", sincos_pos_embed(embed_dim, self.grid)[None], persistent=False)  # [1, L, D]
+        self.blocks = _blocks(embed_dim, depth, num_heads, mlp_ratio)
+        self.norm = nn.LayerNorm(embed_dim)
+
+        # decoder: mask token, its own position embeddings, blocks, a linear prediction of the pixels
+        self.decoder_embed = nn.Linear(embed_dim, decoder_dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
+        self.register_buffer("decoder_pos_embed", sincos_pos_embed(decoder_dim, self.grid)[None], persistent=False)
+        self.decoder_blocks = _blocks(decoder_dim, decoder_depth, decoder_heads, mlp_ratio)
+        self.decoder_norm = nn.LayerNorm(decoder_dim)
+        self.decoder_pred = nn.Linear(decoder_dim, patch_dim)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.normal_(self.cls_token, std=0.02)
+        nn.init.normal_(self.mask_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    # ------------------------------------------------------------------ encoder
+    def embed(self, imgs: torch.Tensor) -> torch.Tensor:
+        """``[N, C, H, W]`` -> patch tokens with position embeddings ``[N, L, D]``."""
+        return self.patch_embed(self.patchify(imgs, self.patch_size)) + self.pos_embed
+
+    def _encode_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        cls = self.cls_token.expand(x.shape[0], -1, -1)
+        x = torch.cat([cls, x], dim=1)  # [N, 1 + L_visible, D]
+        for blk in self.blocks:
+            x = blk(x)
+        return self.norm(x)
+
+    def forward_encoder(self, imgs: torch.Tensor, mask_ratio: float, generator: torch.Generator | None = None):
+        """Encode only the visible patches.
+
+        Returns ``latent`` ``[N, 1 + L_visible, D]`` (the class token first), ``mask`` ``[N, L]`` (1 = removed)
+        and ``ids_restore`` ``[N, L]``.
+        """
+        x = self.embed(imgs)  # [N, L, D]
+        x, mask, ids_restore = self.random_masking(x, mask_ratio, generator)  # [N, L_visible, D]
+        return self._encode_tokens(x), mask, ids_restore
+
+    def forward_features(self, imgs: torch.Tensor, pool: str = "mean") -> torch.Tensor:
+        """Features of whole (unmasked) images for probing and fine-tuning: ``[N, D]``.
+
+        ``pool="mean"`` averages the patch tokens; ``"cls"`` takes the class token.
+        """
+        x = self._encode_tokens(self.embed(imgs))
+        return x[:, 0] if pool == "cls" else x[:, 1:].mean(dim=1)
+
+    # ------------------------------------------------------------------ decoder
+    def forward_decoder(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
+        """``latent`` ``[N, 1 + L_visible, D]`` -> predicted pixels of every patch ``[N, L, p*p*C]``."""
+        x = self.decoder_embed(latent)  # [N, 1 + L_visible, D_dec]
+        n, num_visible = x.shape[0], x.shape[1] - 1
+        mask_tokens = self.mask_token.expand(n, self.num_patches - num_visible, -1)
+        x_ = torch.cat([x[:, 1:], mask_tokens], dim=1)  # [N, L, D_dec], visible first
+        x_ = torch.gather(x_, 1, ids_restore.unsqueeze(-1).expand(-1, -1, x.shape[2]))  # back to the patch order
+        x_ = x_ + self.decoder_pos_embed
+        x = torch.cat([x[:, :1], x_], dim=1)
+        for blk in self.decoder_blocks:
+            x = blk(x)
+        return self.decoder_pred(self.decoder_norm(x))[:, 1:]  # drop the class token
+
+    # ------------------------------------------------------------------ loss
+    def target(self, imgs: torch.Tensor) -> torch.Tensor:
+        """The pixels to predict, ``[N, L, p*p*C]``; normalised per patch when ``norm_pix_loss``."""
+        target = self.patchify(imgs, self.patch_size)
+        if self.norm_pix_loss:
+            mean = target.mean(dim=-1, keepdim=True)
+            var = target.var(dim=-1, keepdim=True)
+            target = (target - mean) / (var + 1e-6) ** 0.5
+        return target
+
+    def forward_loss(self, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(pred, self.target(imgs), mask)
+
+    def forward(self, imgs: torch.Tensor, mask_ratio: float = 0.75, generator: torch.Generator | None = None):
+        """Returns ``(loss, pred, mask)``: the scalar loss, ``[N, L, p*p*C]`` predictions and the ``[N, L]`` mask."""
+        latent, mask, ids_restore = self.forward_encoder(imgs, mask_ratio, generator)
+        pred = self.forward_decoder(latent, ids_restore)
+        return self.forward_loss(imgs, pred, mask), pred, mask
+
+    def pixels(self, imgs: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+        """Predictions back in pixel space ``[N, L, p*p*C]`` (undoes the per-patch normalisation)."""
+        if not self.norm_pix_loss:
+            return pred
+        target = self.patchify(imgs, self.patch_size)
+        mean = target.mean(dim=-1, keepdim=True)
+        var = target.var(dim=-1, keepdim=True)
+        return pred * (var + 1e-6) ** 0.5 + mean
+
+
+class ViTClassifier(nn.Module):
+    """The MAE's encoder (no masking, no decoder) with a linear head: for fine-tuning, or training from scratch."""
+
+    def __init__(self, mae: MAE, num_classes: int = 10, pool: str = "mean"):
+        super().__init__()
+        self.mae = mae
+        self.pool = pool
+        self.head = nn.Sequential(nn.LayerNorm(mae.embed_dim), nn.Linear(mae.embed_dim, num_classes))
+
+    def forward(self, imgs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.mae.forward_features(imgs, self.pool))
+
+
+class Features(nn.Module):
+    """``mae.forward_features`` as a module, for ``course_utils.evaluate.extract_features``."""
+
+    def __init__(self, mae: MAE, pool: str = "mean"):
+        super().__init__()
+        self.mae = mae
+        self.pool = pool
+
+    def forward(self, imgs: torch.Tensor) -> torch.Tensor:
+        return self.mae.forward_features(imgs, self.pool)
+
+
+def num_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+__all__ = ["MAE", "ViTClassifier", "Features", "sincos_pos_embed", "num_parameters"]
