@@ -51,10 +51,10 @@ BUDGETS: dict[str, dict[str, object]] = {
         "simclr_ablation_n_train": 512,  # each augmentation / temperature ablation run
         "simclr_ablation_epochs": 1,
         # 05_mae
-        "mae_n_train": 2_000,
+        "mae_n_train": 1_000,
         "mae_epochs": 2,
         "mae_batch_size": 128,
-        "mae_ablation_n_train": 1_000,  # each mask-ratio ablation run
+        "mae_ablation_n_train": 500,  # each mask-ratio ablation run
         "mae_ablation_epochs": 1,
         "mae_finetune_epochs": 3,  # fine-tuning and from-scratch runs on 1% and 10% of the labels
     },
@@ -78,18 +78,18 @@ BUDGETS: dict[str, dict[str, object]] = {
         "is_n_test": 10_000,
         # 04_simclr
         "simclr_n_train": 60_000,
-        "simclr_epochs": 4,
+        "simclr_epochs": 3,
         "simclr_batch_size": 256,
         "simclr_width": 24,
         "simclr_ablation_n_train": 10_000,
         "simclr_ablation_epochs": 2,
         # 05_mae
         "mae_n_train": 60_000,
-        "mae_epochs": 15,
+        "mae_epochs": 4,
         "mae_batch_size": 256,
-        "mae_ablation_n_train": 20_000,
-        "mae_ablation_epochs": 5,
-        "mae_finetune_epochs": 30,
+        "mae_ablation_n_train": 10_000,
+        "mae_ablation_epochs": 2,
+        "mae_finetune_epochs": 5,
     },
 }
 
