@@ -287,6 +287,12 @@ class Runner:
 
     def set_definitions(self, defs):
         self.defs, self.restarts = defs, 0
+        if self.proc is None or self.proc.poll() is not None:  # a pooled runner that a submission killed
+            self.start()
+            err = self.wait_ready()  # sends the definitions once ready
+            if err:
+                raise RuntimeError(f"the test runner could not start: {err}")
+            return
         self._send_defs()
 
     def _send_defs(self):
