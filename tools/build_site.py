@@ -112,7 +112,9 @@ def execute(path: Path, profile: str) -> tuple[nbformat.NotebookNode, float]:
     import nbclient
     from nbclient.exceptions import CellExecutionError
 
-    os.environ.update(COURSE_PROFILE=profile, COURSE_PROGRESS="0", COURSE_DOWNLOAD="0", MPLBACKEND="Agg")
+    env = dict(COURSE_PROFILE=profile, COURSE_PROGRESS="0", COURSE_DOWNLOAD="0", MPLBACKEND="Agg")
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits them
     nb = nbformat.read(str(path), as_version=4)
     start = time.monotonic()
     client = nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3",
@@ -122,6 +124,12 @@ def execute(path: Path, profile: str) -> tuple[nbformat.NotebookNode, float]:
     except CellExecutionError as e:
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         raise SiteError(f"{shown} failed while executing ({profile} profile):\n{str(e)[-3000:]}") from None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return nb, time.monotonic() - start
 
 
