@@ -71,9 +71,15 @@ def train_for(model, step_fn, n, batch_size, budget_s, lr, weight_decay, betas=(
         if total_steps is not None and steps_done >= total_steps:
             break
     model.eval()
-    return {"steps": steps_done, "images": seen, "epochs": seen / n, "seconds": time.perf_counter() - t0,
-            "images_per_s": seen / (time.perf_counter() - t0), "loss_first50": sum(losses[:50]) / len(losses[:50]),
-            "loss_last50": sum(losses[-50:]) / len(losses[-50:])}
+    return {
+        "steps": steps_done,
+        "images": seen,
+        "epochs": seen / n,
+        "seconds": time.perf_counter() - t0,
+        "images_per_s": seen / (time.perf_counter() - t0),
+        "loss_first50": sum(losses[:50]) / len(losses[:50]),
+        "loss_last50": sum(losses[-50:]) / len(losses[-50:]),
+    }
 
 
 def probe_all(encoders, Xtr, ytr, Xte, yte):
@@ -81,8 +87,11 @@ def probe_all(encoders, Xtr, ytr, Xte, yte):
     for name, enc in encoders.items():
         t = time.perf_counter()
         ftr, fte = extract_features(enc, Xtr), extract_features(enc, Xte)
-        out[name] = {"linear_probe": linear_probe(ftr, ytr, fte, yte, max_iter=200).accuracy,
-                     "knn20": knn_accuracy(ftr, ytr, fte, yte, k=20), "seconds": time.perf_counter() - t}
+        out[name] = {
+            "linear_probe": linear_probe(ftr, ytr, fte, yte, max_iter=200).accuracy,
+            "knn20": knn_accuracy(ftr, ytr, fte, yte, k=20),
+            "seconds": time.perf_counter() - t,
+        }
         log(f"{name}: probe {out[name]['linear_probe']:.4f}, 20-NN {out[name]['knn20']:.4f}")
     return out
 
@@ -103,14 +112,23 @@ def run_simclr(budget_s, X, y, Xte, yte):
     res = {"config": {"width": width, "batch_size": bs, "tau": 0.5, "lr": 2e-3, "weight_decay": 1e-4}}
     res["train"] = train_for(model, step, len(X), bs, budget_s, 2e-3, 1e-4)
     torch.manual_seed(0)
-    res["eval"] = probe_all({"SimCLR f (h)": model.f, "SimCLR g(f) (z)": model, "random f (h)": Encoder(width), "raw pixels": None},
-                            X, y, Xte, yte)
+    res["eval"] = probe_all(
+        {"SimCLR f (h)": model.f, "SimCLR g(f) (z)": model, "random f (h)": Encoder(width), "raw pixels": None},
+        X,
+        y,
+        Xte,
+        yte,
+    )
     return res
 
 
 def run_mae(budget_s, X, y, Xte, yte, finetune_steps):
     sol = solution_namespace(SOLUTIONS_DIR / "05_mae.ipynb")
-    build = lambda seed: (torch.manual_seed(seed), MAE(sol["patchify"], sol["random_masking"], sol["masked_mse_loss"]))[1]  # noqa: E731
+
+    def build(seed):
+        torch.manual_seed(seed)
+        return MAE(sol["patchify"], sol["random_masking"], sol["masked_mse_loss"])
+
     bs = BUDGETS["full"]["mae_batch_size"]
     mae = build(0)
     gen = torch.Generator().manual_seed(1)
@@ -121,7 +139,9 @@ def run_mae(budget_s, X, y, Xte, yte, finetune_steps):
 
     res = {"config": {"batch_size": bs, "mask_ratio": 0.75, "lr": 1.5e-3, "weight_decay": 0.05}}
     res["train"] = train_for(mae, step, len(X), bs, budget_s, 1.5e-3, 0.05, betas=(0.9, 0.95))
-    res["eval"] = probe_all({"MAE encoder": Features(mae), "random ViT": Features(build(1)), "raw pixels": None}, X, y, Xte, yte)
+    res["eval"] = probe_all(
+        {"MAE encoder": Features(mae), "random ViT": Features(build(1)), "raw pixels": None}, X, y, Xte, yte
+    )
     res["finetune"] = {}
     for frac in (0.01, 0.1):
         idx = per_class_subset(y, round(frac * len(y) / 10))
@@ -168,9 +188,14 @@ def main():
         res = run_simclr(args.minutes * 60, X, y, Xte, yte)
     else:
         res = run_mae(args.minutes * 60, X, y, Xte, yte, args.finetune_steps)
-    res["machine"] = {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "load_average_before": load0,
-                      "load_average_after": os.getloadavg(), "total_seconds": time.perf_counter() - t0,
-                      "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
+    res["machine"] = {
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_before": load0,
+        "load_average_after": os.getloadavg(),
+        "total_seconds": time.perf_counter() - t0,
+        "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+    }
     out = ROOT / "benchmarks" / "results" / f"{args.which}_cpu_run{'_smoke' if args.subset else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")

@@ -43,14 +43,16 @@ def timed(fn, min_seconds=3.0, min_reps=3):
 def per_sample_pipeline():
     from torchvision import transforms as T
 
-    return T.Compose([
-        T.RandomResizedCrop(28, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3)),
-        T.RandomHorizontalFlip(),
-        T.RandomApply([T.ColorJitter(brightness=0.4, contrast=0.4)], p=0.8),
-        T.RandomApply([T.GaussianBlur(7, sigma=(0.1, 1.0))], p=0.5),
-        T.ToTensor(),
-        T.RandomErasing(p=0.25, scale=(0.01, 0.09), ratio=(0.33, 3.0), value=0),
-    ])
+    return T.Compose(
+        [
+            T.RandomResizedCrop(28, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3)),
+            T.RandomHorizontalFlip(),
+            T.RandomApply([T.ColorJitter(brightness=0.4, contrast=0.4)], p=0.8),
+            T.RandomApply([T.GaussianBlur(7, sigma=(0.1, 1.0))], p=0.5),
+            T.ToTensor(),
+            T.RandomErasing(p=0.25, scale=(0.01, 0.09), ratio=(0.33, 3.0), value=0),
+        ]
+    )
 
 
 def main():
@@ -61,8 +63,15 @@ def main():
     s04 = solution_namespace(SOLUTIONS_DIR / "04_simclr.ipynb")
     s05 = solution_namespace(SOLUTIONS_DIR / "05_mae.ipynb")
     augment, nt_xent_loss = s04["augment"], s04["nt_xent_loss"]
-    res = {"machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                       "python": platform.python_version(), "load_average_before": load_before}}
+    res = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "load_average_before": load_before,
+        }
+    }
 
     # ---- augmentation: batched tensor ops vs per-sample PIL, same augmentations, same run
     batch = X[:512]
@@ -73,8 +82,13 @@ def main():
     pil_images = [Image.fromarray((x[0] * 255).round().byte().numpy(), mode="L") for x in X[:1000]]
     t = timed(lambda: torch.stack([pipeline(im) for im in pil_images]), min_seconds=3.0, min_reps=1)
     per_sample = len(pil_images) / t
-    res["augmentation"] = {"batched_images_per_s": batched, "per_sample_pil_images_per_s": per_sample,
-                           "speedup": batched / per_sample, "batch": len(batch), "goal_speedup": 10}
+    res["augmentation"] = {
+        "batched_images_per_s": batched,
+        "per_sample_pil_images_per_s": per_sample,
+        "speedup": batched / per_sample,
+        "batch": len(batch),
+        "goal_speedup": 10,
+    }
 
     # ---- SimCLR training: images (pairs of views) per second, one optimizer step per batch
     res["simclr_train"] = {}
@@ -94,8 +108,12 @@ def main():
             opt.step()
 
         t = timed(step, min_seconds=8.0)
-        res["simclr_train"][profile] = {"width": width, "batch": bs, "images_per_s": bs / t,
-                                        "epoch_seconds_60k": 60000 / (bs / t)}
+        res["simclr_train"][profile] = {
+            "width": width,
+            "batch": bs,
+            "images_per_s": bs / t,
+            "epoch_seconds_60k": 60000 / (bs / t),
+        }
 
     # ---- MAE pre-training and ViT fine-tuning
     torch.manual_seed(0)
@@ -128,13 +146,21 @@ def main():
     OUT.write_text(json.dumps(res, indent=1) + "\n")
 
     a = res["augmentation"]
-    print(f"augmentation: batched {a['batched_images_per_s']:,.0f} img/s vs per-sample PIL {a['per_sample_pil_images_per_s']:,.0f} img/s "
-          f"-> {a['speedup']:.1f}x (goal >= 10x: {'met' if a['speedup'] >= 10 else 'NOT met'})")
+    print(
+        f"augmentation: batched {a['batched_images_per_s']:,.0f} img/s vs per-sample PIL "
+        f"{a['per_sample_pil_images_per_s']:,.0f} img/s "
+        f"-> {a['speedup']:.1f}x (goal >= 10x: {'met' if a['speedup'] >= 10 else 'NOT met'})"
+    )
     for p, r in res["simclr_train"].items():
-        print(f"SimCLR train ({p}: width {r['width']}, batch {r['batch']}): {r['images_per_s']:.0f} img/s, "
-              f"{r['epoch_seconds_60k']:.0f} s per 60k epoch")
+        print(
+            f"SimCLR train ({p}: width {r['width']}, batch {r['batch']}): {r['images_per_s']:.0f} img/s, "
+            f"{r['epoch_seconds_60k']:.0f} s per 60k epoch"
+        )
     r = res["mae_train"]
-    print(f"MAE train (batch {r['batch']}, r = 0.75): {r['images_per_s']:.0f} img/s, {r['epoch_seconds_60k']:.0f} s per 60k epoch")
+    print(
+        f"MAE train (batch {r['batch']}, r = 0.75): {r['images_per_s']:.0f} img/s, "
+        f"{r['epoch_seconds_60k']:.0f} s per 60k epoch"
+    )
     print(f"ViT fine-tune (batch 64): {res['vit_finetune']['images_per_s']:.0f} img/s")
     print(f"load average before {load_before}, after {res['machine']['load_average_after']}; wrote {OUT}")
 

@@ -41,8 +41,9 @@ def sincos_pos_embed(dim: int, grid_size: int) -> torch.Tensor:
 
 def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.ModuleList:
     return nn.ModuleList(
-        nn.TransformerEncoderLayer(dim, heads, int(dim * mlp_ratio), dropout=0.0, activation="gelu",
-                                   batch_first=True, norm_first=True)
+        nn.TransformerEncoderLayer(
+            dim, heads, int(dim * mlp_ratio), dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
         for _ in range(depth)
     )
 

@@ -38,7 +38,9 @@ def _per_image(v, x: torch.Tensor, name: str) -> torch.Tensor:
 def _boxes(boxes, x: torch.Tensor) -> torch.Tensor:
     b = torch.as_tensor(boxes, dtype=x.dtype, device=x.device)
     if b.shape != (x.shape[0], 4):
-        raise ValueError(f"boxes must be [N, 4] (centre x, centre y, width, height), got {list(b.shape)} for N = {x.shape[0]}")
+        raise ValueError(
+            f"boxes must be [N, 4] (centre x, centre y, width, height), got {list(b.shape)} for N = {x.shape[0]}"
+        )
     return b
 
 
@@ -121,7 +123,9 @@ class Encoder(nn.Module):
         super().__init__()
 
         def block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+            )
 
         w = width
         self.net = nn.Sequential(
@@ -145,7 +149,9 @@ class ProjectionHead(nn.Module):
     def __init__(self, in_dim: int, hidden_dim: int = 256, out_dim: int = 64):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(in_dim, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim), nn.ReLU(inplace=True),
+            nn.Linear(in_dim, hidden_dim, bias=False),
+            nn.BatchNorm1d(hidden_dim),
+            nn.ReLU(inplace=True),
             nn.Linear(hidden_dim, out_dim),
         )
 
@@ -165,7 +171,9 @@ class SimCLRModel(nn.Module):
         return self.g(self.f(x))
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0) -> torch.optim.lr_scheduler.LambdaLR:
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0
+) -> torch.optim.lr_scheduler.LambdaLR:
     """A per-step schedule: linear warm-up, then cosine decay to zero."""
     total_steps = max(1, total_steps)
 
@@ -179,6 +187,13 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ste
 
 
 __all__ = [
-    "resized_crop", "hflip", "brightness_contrast", "gaussian_blur", "erase",
-    "Encoder", "ProjectionHead", "SimCLRModel", "warmup_cosine",
+    "resized_crop",
+    "hflip",
+    "brightness_contrast",
+    "gaussian_blur",
+    "erase",
+    "Encoder",
+    "ProjectionHead",
+    "SimCLRModel",
+    "warmup_cosine",
 ]

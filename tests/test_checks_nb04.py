@@ -1,6 +1,5 @@
 """The notebook-04 checks: pass the solution, name typical mistakes, never raise."""
 
-import math
 import sys
 
 import pytest
@@ -61,7 +60,9 @@ def test_cosine_mistakes_are_named(wrong, hint, capsys):
 
 
 def test_cosine_via_torch_builtin_passes(capsys):
-    ok, out = _run(nb04.check_cosine_similarity_matrix, lambda z: F.cosine_similarity(z[:, None], z[None], dim=2), capsys)
+    ok, out = _run(
+        nb04.check_cosine_similarity_matrix, lambda z: F.cosine_similarity(z[:, None], z[None], dim=2), capsys
+    )
     assert ok, out
 
 
@@ -141,7 +142,9 @@ def test_augment_one_draw_per_batch_is_named(capsys):
     def batch_wide(x, generator=None, ops=nb04.ALL_OPS):
         # the same random parameters for every image: augment one, reuse its draw
         g_seed = int(torch.randint(0, 10**6, (1,), generator=generator))
-        return torch.cat([aug(x[i : i + 1], generator=torch.Generator().manual_seed(g_seed), ops=ops) for i in range(len(x))])
+        return torch.cat(
+            [aug(x[i : i + 1], generator=torch.Generator().manual_seed(g_seed), ops=ops) for i in range(len(x))]
+        )
 
     ok, out = _run(nb04.check_augment, batch_wide, capsys)
     assert not ok and "one random parameter for the whole batch" in out, out
@@ -182,7 +185,9 @@ def test_augment_in_place_is_caught(capsys):
     assert not ok and "in place" in out, out
 
 
-@pytest.mark.parametrize("bad", [lambda x, generator=None, ops=(): "a string", lambda x, generator=None, ops=(): sys.exit(3), 42])
+@pytest.mark.parametrize(
+    "bad", [lambda x, generator=None, ops=(): "a string", lambda x, generator=None, ops=(): sys.exit(3), 42]
+)
 def test_checks_never_raise(bad, capsys):
     ok, out = _run(nb04.check_augment, bad, capsys)
     assert not ok and out.startswith("[FAIL] augment")

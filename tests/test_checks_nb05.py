@@ -43,7 +43,9 @@ def test_untouched_exercise_is_todo(name, capsys):
 
 def _grid(imgs, p, order):
     n, c, h, w = imgs.shape
-    return torch.einsum(f"nchpwq->{order}", imgs.reshape(n, c, h // p, p, w // p, p)).reshape(n, (h // p) * (w // p), p * p * c)
+    return torch.einsum(f"nchpwq->{order}", imgs.reshape(n, c, h // p, p, w // p, p)).reshape(
+        n, (h // p) * (w // p), p * p * c
+    )
 
 
 PATCH_MISTAKES = [
@@ -64,7 +66,11 @@ def test_patchify_mistakes_are_named(wrong, hint, capsys):
 
 def test_patchify_via_unfold_with_transpose_passes_for_one_channel_only(capsys):
     # F.unfold orders (channel, row, column): right for C = 1, wrong for the 3-channel case
-    ok, out = _run(nb05.check_patchify, lambda imgs, patch_size: F.unfold(imgs, patch_size, stride=patch_size).transpose(1, 2), capsys)
+    ok, out = _run(
+        nb05.check_patchify,
+        lambda imgs, patch_size: F.unfold(imgs, patch_size, stride=patch_size).transpose(1, 2),
+        capsys,
+    )
     assert not ok and "channel comes first" in out, out
 
 
@@ -74,14 +80,22 @@ def _ungrid(x, p, c, order):
     return torch.einsum(order, x.reshape(n, s, s, p, p, c)).reshape(n, c, s * p, s * p)
 
 
-@pytest.mark.parametrize("order,hint", [("nhwpqc->ncwphq", "transposed: rows of patches"), ("nhwpqc->nchqwp", "inside each patch")])
+@pytest.mark.parametrize(
+    "order,hint", [("nhwpqc->ncwphq", "transposed: rows of patches"), ("nhwpqc->nchqwp", "inside each patch")]
+)
 def test_unpatchify_mistakes_are_named(order, hint, capsys):
-    ok, out = _run(nb05.check_unpatchify, lambda x, patch_size, channels=1: _ungrid(x, patch_size, channels, order), capsys)
+    ok, out = _run(
+        nb05.check_unpatchify, lambda x, patch_size, channels=1: _ungrid(x, patch_size, channels, order), capsys
+    )
     assert not ok and out.startswith("[FAIL] unpatchify") and hint in out, out
 
 
 def test_unpatchify_naive_reshape_fails(capsys):
-    ok, out = _run(nb05.check_unpatchify, lambda x, patch_size, channels=1: x.reshape(len(x), channels, int((x.numel() / len(x) / channels) ** 0.5), -1), capsys)
+    ok, out = _run(
+        nb05.check_unpatchify,
+        lambda x, patch_size, channels=1: x.reshape(len(x), channels, int((x.numel() / len(x) / channels) ** 0.5), -1),
+        capsys,
+    )
     assert not ok and out.startswith("[FAIL] unpatchify"), out
 
 
@@ -89,7 +103,9 @@ def test_unpatchify_naive_reshape_fails(capsys):
 good_masking = SOL["random_masking"]
 
 
-def _masking(inverted=False, restore_is_shuffle=False, rounded=False, same_noise=False, return_masked=False, ignore_gen=False):
+def _masking(
+    inverted=False, restore_is_shuffle=False, rounded=False, same_noise=False, return_masked=False, ignore_gen=False
+):
     def fn(x, mask_ratio, generator=None):
         n, L, d = x.shape
         keep = round(L * (1 - mask_ratio)) if rounded else int(L * (1 - mask_ratio))
@@ -138,7 +154,7 @@ LOSS_MISTAKES = [
     (lambda p, t, m: (((p - t) ** 2).mean(-1) * m).sum() / m.numel(), "number of all patches"),
     (lambda p, t, m: ((((p - t) ** 2).mean(-1) * m).sum(1) / m.sum(1)).mean(), "per image"),
     (lambda p, t, m: (((p - t).abs()).mean(-1) * m).sum() / m.sum(), "absolute"),
-    (lambda p, t, m: (((p - t) ** 2).mean(-1) * m), "scalar"),
+    (lambda p, t, m: ((p - t) ** 2).mean(-1) * m, "scalar"),
 ]
 
 

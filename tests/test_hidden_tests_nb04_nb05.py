@@ -20,7 +20,7 @@ def _hidden_block(notebook: str, grade_id: str) -> str:
     nb = nbformat.read(SOLUTIONS_DIR / f"{notebook}.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
     src = cell.source
-    return src[src.index("### BEGIN HIDDEN TESTS"): src.index("### END HIDDEN TESTS")]
+    return src[src.index("### BEGIN HIDDEN TESTS") : src.index("### END HIDDEN TESTS")]
 
 
 def _passes(notebook, name, fn, module) -> bool:
@@ -59,14 +59,30 @@ def _nt(z1, z2, t, *, over=None, keep_self=False, scale=None, normalise=True):
 
 WRONG_04 = {
     "NT-Xent averaged over N": ("nt_xent_loss", lambda z1, z2, temperature: _nt(z1, z2, temperature, over=len(z1))),
-    "self-similarity in the denominator": ("nt_xent_loss", lambda z1, z2, temperature: _nt(z1, z2, temperature, keep_self=True)),
+    "self-similarity in the denominator": (
+        "nt_xent_loss",
+        lambda z1, z2, temperature: _nt(z1, z2, temperature, keep_self=True),
+    ),
     "temperature missing": ("nt_xent_loss", lambda z1, z2, temperature: _nt(z1, z2, temperature, scale=1.0)),
-    "temperature applied twice": ("nt_xent_loss", lambda z1, z2, temperature: _nt(z1, z2, temperature, scale=1 / temperature**2)),
-    "NT-Xent without normalisation": ("nt_xent_loss", lambda z1, z2, temperature: _nt(z1, z2, temperature, normalise=False)),
+    "temperature applied twice": (
+        "nt_xent_loss",
+        lambda z1, z2, temperature: _nt(z1, z2, temperature, scale=1 / temperature**2),
+    ),
+    "NT-Xent without normalisation": (
+        "nt_xent_loss",
+        lambda z1, z2, temperature: _nt(z1, z2, temperature, normalise=False),
+    ),
     "cosine without normalisation": ("cosine_similarity_matrix", lambda z: z @ z.T),
-    "cosine normalised over dim 0": ("cosine_similarity_matrix", lambda z: F.normalize(z, dim=0) @ F.normalize(z, dim=0).T),
-    "augment: one draw per batch": ("augment", lambda x, generator=None, ops=nb04.ALL_OPS: torch.cat(
-        [SOL04["augment"](x[i:i + 1], torch.Generator().manual_seed(0), ops) for i in range(len(x))])),
+    "cosine normalised over dim 0": (
+        "cosine_similarity_matrix",
+        lambda z: F.normalize(z, dim=0) @ F.normalize(z, dim=0).T,
+    ),
+    "augment: one draw per batch": (
+        "augment",
+        lambda x, generator=None, ops=nb04.ALL_OPS: torch.cat(
+            [SOL04["augment"](x[i : i + 1], torch.Generator().manual_seed(0), ops) for i in range(len(x))]
+        ),
+    ),
     "augment: ignores ops": ("augment", lambda x, generator=None, ops=nb04.ALL_OPS: SOL04["augment"](x, generator)),
 }
 
@@ -102,13 +118,22 @@ def _unpatchify_inner_transposed(x, patch_size, channels=1):
 
 WRONG_05 = {
     "loss over all patches": ("masked_mse_loss", lambda pred, target, mask: ((pred - target) ** 2).mean()),
-    "loss on the visible patches": ("masked_mse_loss", lambda pred, target, mask: (((pred - target) ** 2).mean(-1) * (1 - mask)).sum() / (1 - mask).sum()),
+    "loss on the visible patches": (
+        "masked_mse_loss",
+        lambda pred, target, mask: (((pred - target) ** 2).mean(-1) * (1 - mask)).sum() / (1 - mask).sum(),
+    ),
     "mask inverted": ("random_masking", _masking(inverted=True)),
     "ids_restore is the shuffle": ("random_masking", _masking(restore_is_shuffle=True)),
     "unpatchify transposed": ("unpatchify", _unpatchify_transposed),
     "unpatchify inner order transposed": ("unpatchify", _unpatchify_inner_transposed),
-    "patchify column-major": ("patchify", lambda imgs, patch_size: SOL05["patchify"](imgs.transpose(-1, -2), patch_size)),
-    "patchify channel first (F.unfold)": ("patchify", lambda imgs, patch_size: F.unfold(imgs, patch_size, stride=patch_size).transpose(1, 2)),
+    "patchify column-major": (
+        "patchify",
+        lambda imgs, patch_size: SOL05["patchify"](imgs.transpose(-1, -2), patch_size),
+    ),
+    "patchify channel first (F.unfold)": (
+        "patchify",
+        lambda imgs, patch_size: F.unfold(imgs, patch_size, stride=patch_size).transpose(1, 2),
+    ),
 }
 
 

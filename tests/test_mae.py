@@ -11,8 +11,18 @@ SOL = solution_namespace(SOLUTIONS_DIR / "05_mae.ipynb")
 
 def _mae(**kw):
     torch.manual_seed(0)
-    return MAE(SOL["patchify"], SOL["random_masking"], SOL["masked_mse_loss"], embed_dim=32, depth=1, num_heads=2,
-               decoder_dim=16, decoder_depth=1, decoder_heads=2, **kw)
+    return MAE(
+        SOL["patchify"],
+        SOL["random_masking"],
+        SOL["masked_mse_loss"],
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+        decoder_dim=16,
+        decoder_depth=1,
+        decoder_heads=2,
+        **kw,
+    )
 
 
 def test_the_step_functions_are_required():

@@ -52,7 +52,7 @@ def test_blur():
     const = torch.full((2, 1, 28, 28), 0.3)
     assert torch.allclose(S.gaussian_blur(const, torch.tensor([0.5, 2.0])), const, atol=1e-6)
     blurred = S.gaussian_blur(x, torch.tensor([0.0, 1.0, 2.0]))
-    tv = (blurred.diff(dim=-1).abs().mean((1, 2, 3)))
+    tv = blurred.diff(dim=-1).abs().mean((1, 2, 3))
     assert tv[0] > tv[1] > tv[2]  # more blur, smoother
 
 
@@ -67,9 +67,13 @@ def test_erase():
 def test_primitives_keep_dtype_and_shape():
     x = _imgs(4).double()
     n = 4
-    for out in [S.resized_crop(x, torch.tensor([[0.1, 0.0, 0.7, 0.8]]).repeat(n, 1)), S.hflip(x, torch.ones(n, dtype=torch.bool)),
-                S.brightness_contrast(x, torch.ones(n), torch.ones(n)), S.gaussian_blur(x, torch.ones(n)),
-                S.erase(x, torch.zeros(n, 4))]:
+    for out in [
+        S.resized_crop(x, torch.tensor([[0.1, 0.0, 0.7, 0.8]]).repeat(n, 1)),
+        S.hflip(x, torch.ones(n, dtype=torch.bool)),
+        S.brightness_contrast(x, torch.ones(n), torch.ones(n)),
+        S.gaussian_blur(x, torch.ones(n)),
+        S.erase(x, torch.zeros(n, 4)),
+    ]:
         assert out.shape == x.shape and out.dtype == torch.float64
 
 

@@ -40,7 +40,9 @@ def check_cosine_similarity_matrix(cosine_similarity_matrix, verbose: bool = Tru
             z = case["args"]["z"]
             m, d = z.shape
             out = call_unchanged(fn, z=z)
-            out = expect_tensor(out, z, (m, m), {(d, d): "That is [D, D]: you computed z.T @ z; use z @ z.T (rows are the vectors)."})
+            out = expect_tensor(
+                out, z, (m, m), {(d, d): "That is [D, D]: you computed z.T @ z; use z @ z.T (rows are the vectors)."}
+            )
             worst = max(worst, expect_close(out, case, "Guard the norm against zero (clamp it from below)."))
             if (out.diagonal() - 1).abs().max() > 1e-6 and (z.norm(dim=1) > 0).all():
                 raise Mistake("the diagonal must be 1: every vector has cosine similarity 1 with itself.")
@@ -59,13 +61,17 @@ def check_nt_xent_loss(nt_xent_loss, verbose: bool = True) -> bool:
             a = case["args"]
             out = call_unchanged(fn, z1=a["z1"], z2=a["z2"], temperature=a["temperature"])
             out = _scalar(out, a["z1"])
-            worst = max(worst, expect_close(out, case, "Use a log-sum-exp (or F.cross_entropy) rather than exp then log."))
+            worst = max(
+                worst, expect_close(out, case, "Use a log-sum-exp (or F.cross_entropy) rather than exp then log.")
+            )
         # invariances of the loss: rescaling z changes nothing (cosine similarity)
         a = cases[0]["args"]
         scaled = fn(z1=a["z1"] * 3.0, z2=a["z2"] * 0.5, temperature=a["temperature"])
         if abs(float(scaled) - float(cases[0]["expected"])) > 1e-6:
-            raise Mistake("multiplying z1 by 3 and z2 by 0.5 changed the loss. s_ij is a COSINE similarity: "
-                          "normalise each z to unit length first.")
+            raise Mistake(
+                "multiplying z1 by 3 and z2 by 0.5 changed the loss. s_ij is a COSINE similarity: "
+                "normalise each z to unit length first."
+            )
         return f"{len(cases)} cases passed (largest error {worst:.2g}, tolerance {cases[0]['atol']:g})"
 
     return run_check("nt_xent_loss", nt_xent_loss, test, verbose)
@@ -82,7 +88,7 @@ def _blobs(n: int, seed: int) -> torch.Tensor:
 
 
 def check_augment(augment, verbose: bool = True) -> bool:
-    """``augment(x, generator=None, ops=...)``: ``[N, 1, 28, 28]`` -> ``[N, 1, 28, 28]``, a random view of each image."""
+    """``augment(x, generator=None, ops=...)``: ``[N, 1, 28, 28]`` -> ``[N, 1, 28, 28]``, a random view of each."""
 
     def gen(seed):
         return torch.Generator().manual_seed(seed)
@@ -94,13 +100,17 @@ def check_augment(augment, verbose: bool = True) -> bool:
         if not torch.isfinite(out).all():
             raise Mistake("it returned NaN or inf.")
         if out.min() < -1e-6 or out.max() > 1 + 1e-6:
-            raise Mistake(f"values must stay in [0, 1]; got [{out.min():.3f}, {out.max():.3f}]. Clamp after the colour jitter.")
+            raise Mistake(
+                f"values must stay in [0, 1]; got [{out.min():.3f}, {out.max():.3f}]. Clamp after the colour jitter."
+            )
         if torch.allclose(out, x):
             raise Mistake("it returned the images unchanged.")
         again = fn(x, generator=gen(0))
         if not torch.allclose(again, out, atol=1e-6):
-            raise Mistake("the same generator seed gave different views. Draw every random number with "
-                          "`generator=generator` (torch.rand(..., generator=generator)).")
+            raise Mistake(
+                "the same generator seed gave different views. Draw every random number with "
+                "`generator=generator` (torch.rand(..., generator=generator))."
+            )
         other = fn(x, generator=gen(1))
         if torch.allclose(other, out, atol=1e-6):
             raise Mistake("two different generator seeds gave the same views: use the generator you are given.")
@@ -108,8 +118,10 @@ def check_augment(augment, verbose: bool = True) -> bool:
         views = fn(same, generator=gen(2))
         distinct = (views - views[:1]).flatten(1).abs().amax(1).gt(1e-4).sum().item()
         if distinct < 24:
-            raise Mistake(f"32 copies of one image gave only {distinct + 1} different views: it looks like one random "
-                          "parameter for the whole batch. Draw one per image (torch.rand(N, ...)).")
+            raise Mistake(
+                f"32 copies of one image gave only {distinct + 1} different views: it looks like one random "
+                "parameter for the whole batch. Draw one per image (torch.rand(N, ...))."
+            )
         # the ops switch
         none = fn(x, generator=gen(3), ops=())
         if not torch.allclose(none, x, atol=1e-6):
@@ -126,7 +138,9 @@ def check_augment(augment, verbose: bool = True) -> bool:
             one = fn(x, generator=gen(5), ops=(op,))
             changed = (one - x).flatten(1).abs().amax(1).gt(1e-4).float().mean().item()
             if changed < 0.5:
-                raise Mistake(f"with ops=('{op}',) only {changed:.0%} of the images changed; '{op}' should change most of them.")
+                raise Mistake(
+                    f"with ops=('{op}',) only {changed:.0%} of the images changed; '{op}' should change most of them."
+                )
         return "shapes, range, reproducibility, one draw per image and the ops switch are all right"
 
     return run_check("augment", augment, test, verbose)

@@ -8,7 +8,6 @@ kept, which ones, in which order, and that ``ids_restore`` undoes the shuffle.
 
 from __future__ import annotations
 
-
 import torch
 
 from . import Mistake, call_unchanged, expect_close, expect_tensor, missing, passed, run_check, stored_cases
@@ -32,10 +31,15 @@ def check_patchify(patchify, verbose: bool = True) -> bool:
             p = a["patch_size"]
             L, d = (h // p) * (w // p), p * p * c
             out = call_unchanged(fn, **a)
-            out = expect_tensor(out, a["imgs"], (n, L, d), {
-                (n, d, L): "That is [N, p*p*C, L] (what F.unfold returns): transpose the last two dimensions.",
-                (n, h // p, w // p, d): "Merge the two grid dimensions into one: L = (H/p)(W/p) patches.",
-            })
+            out = expect_tensor(
+                out,
+                a["imgs"],
+                (n, L, d),
+                {
+                    (n, d, L): "That is [N, p*p*C, L] (what F.unfold returns): transpose the last two dimensions.",
+                    (n, h // p, w // p, d): "Merge the two grid dimensions into one: L = (H/p)(W/p) patches.",
+                },
+            )
             worst = max(worst, expect_close(out, case))
         return _cases_summary(cases, worst)
 
@@ -76,37 +80,59 @@ def check_random_masking(random_masking, verbose: bool = True) -> bool:
             keep = int(L * (1 - ratio))
             shape_hint = {(n, L - keep, d): "you returned the masked tokens; x_visible is the tokens that are KEPT."}
             if round(L * (1 - ratio)) != keep:
-                shape_hint[(n, round(L * (1 - ratio)), d)] = (f"L(1 - r) = {L * (1 - ratio):.2f}: keep the floor, "
-                                                              f"int(L * (1 - mask_ratio)) = {keep}, not the rounded value.")
+                shape_hint[(n, round(L * (1 - ratio)), d)] = (
+                    f"L(1 - r) = {L * (1 - ratio):.2f}: keep the floor, "
+                    f"int(L * (1 - mask_ratio)) = {keep}, not the rounded value."
+                )
             x_vis = expect_tensor(x_vis, x, (n, keep, d), shape_hint)
             if not torch.is_tensor(mask) or tuple(mask.shape) != (n, L):
-                raise Mistake(f"mask must be a [N, L] = [{n}, {L}] tensor, got {getattr(mask, 'shape', type(mask).__name__)}.")
-            if not torch.is_tensor(ids_restore) or tuple(ids_restore.shape) != (n, L) or ids_restore.dtype != torch.int64:
+                raise Mistake(
+                    f"mask must be a [N, L] = [{n}, {L}] tensor, got {getattr(mask, 'shape', type(mask).__name__)}."
+                )
+            if (
+                not torch.is_tensor(ids_restore)
+                or tuple(ids_restore.shape) != (n, L)
+                or ids_restore.dtype != torch.int64
+            ):
                 raise Mistake("ids_restore must be an int64 [N, L] tensor (the argsort of the shuffle).")
             m = mask.double()
             if not ((m == 0) | (m == 1)).all():
                 raise Mistake("mask must hold only 0 (kept) and 1 (removed).")
             removed = m.sum(1)
             if (removed == keep).all() and keep != L - keep:
-                raise Mistake("the mask is inverted: it has 1 for the KEPT patches. The mask has 1 for a removed patch, 0 for a kept one.")
+                raise Mistake(
+                    "the mask is inverted: it has 1 for the KEPT patches. "
+                    "The mask has 1 for a removed patch, 0 for a kept one."
+                )
             if not (removed == L - keep).all():
-                raise Mistake(f"with mask_ratio {ratio} each row of mask must have {L - keep} ones (removed patches), got {removed[:3].tolist()}.")
+                raise Mistake(
+                    f"with mask_ratio {ratio} each row of mask must have {L - keep} ones (removed patches), "
+                    f"got {removed[:3].tolist()}."
+                )
             if not (ids_restore.sort(1).values == torch.arange(L)).all():
                 raise Mistake("each row of ids_restore must be a permutation of 0..L-1.")
             kept_pos = x_vis[:, :, 0].round().long()  # which patches x_visible holds, in its order
             if not torch.equal(torch.gather(x, 1, kept_pos.unsqueeze(-1).expand(-1, -1, d)), x_vis):
-                raise Mistake("x_visible must be rows of x, unchanged (gather the kept tokens with all their features).")
+                raise Mistake(
+                    "x_visible must be rows of x, unchanged (gather the kept tokens with all their features)."
+                )
             if not (torch.gather(m, 1, kept_pos) == 0).all():
                 raise Mistake("x_visible holds patches that the mask marks as removed: mask has 1 for a removed patch.")
             # ids_restore undoes the shuffle: the shuffled order is visible first, then the removed ones
             ids_shuffle = torch.argsort(ids_restore, dim=1)
             if not torch.equal(ids_shuffle[:, :keep], kept_pos):
                 if torch.equal(ids_restore[:, :keep], kept_pos):
-                    raise Mistake("ids_restore looks like the shuffle itself (ids_shuffle). It must be its inverse: "
-                                  "ids_restore = argsort(ids_shuffle).")
-                raise Mistake("ids_restore does not undo the shuffle: argsort(ids_restore) should list the kept "
-                              "patches first, in the order x_visible holds them.")
-            restored_mask = torch.cat([torch.zeros(n, keep), torch.ones(n, L - keep)], 1).double().gather(1, ids_restore)
+                    raise Mistake(
+                        "ids_restore looks like the shuffle itself (ids_shuffle). It must be its inverse: "
+                        "ids_restore = argsort(ids_shuffle)."
+                    )
+                raise Mistake(
+                    "ids_restore does not undo the shuffle: argsort(ids_restore) should list the kept "
+                    "patches first, in the order x_visible holds them."
+                )
+            restored_mask = (
+                torch.cat([torch.zeros(n, keep), torch.ones(n, L - keep)], 1).double().gather(1, ids_restore)
+            )
             if not torch.equal(restored_mask, m):
                 raise Mistake("mask must be [0]*keep + [1]*(L - keep) put back into patch order with ids_restore.")
         # per-sample noise and the generator
@@ -119,7 +145,8 @@ def check_random_masking(random_masking, verbose: bool = True) -> bool:
         if all(torch.equal(a[1][0], a[1][i]) for i in range(1, n)):
             raise Mistake("every image got the same mask: draw noise of shape [N, L], one row per image.")
         rand_hint = "noise = torch.rand(N, L, generator=generator)"
-        return f"kept ⌊L(1-r)⌋ patches, mask 1 = removed, ids_restore inverts the shuffle, one mask per image ({rand_hint})"
+        return (f"kept ⌊L(1-r)⌋ patches, mask 1 = removed, ids_restore inverts the shuffle, "
+                f"one mask per image ({rand_hint})")
 
     return run_check("random_masking", random_masking, test, verbose)
 
