@@ -63,10 +63,12 @@ class ConvVAE(nn.Module):
     decode: [N, latent_dim] -> 256 -> 64x7x7 -> 32x14x14 -> logits [N, 1, 28, 28]
     """
 
-    def __init__(self, latent_dim: int = 20, width: int = 32):
+    def __init__(self, latent_dim: int = 20, width: int = 32, refine: bool = False):
         super().__init__()
         self.latent_dim = latent_dim
         w = width
+        # refine=True adds a 3x3 convolution (with a ReLU) at 14x14 in the decoder
+        refinement = [nn.Conv2d(w, w, 3, padding=1), nn.ReLU()] if refine else []
         self.encoder_net = nn.Sequential(
             nn.Conv2d(1, w, 4, stride=2, padding=1), nn.ReLU(),  # 28x28 => 14x14
             nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),  # 14x14 => 7x7
@@ -78,6 +80,7 @@ class ConvVAE(nn.Module):
             nn.Linear(latent_dim, 256), nn.ReLU(),
             nn.Linear(256, 2 * w * 7 * 7), nn.ReLU(), nn.Unflatten(1, (2 * w, 7, 7)),
             nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU(),  # 7x7 => 14x14
+            *refinement,
             nn.ConvTranspose2d(w, 1, 4, stride=2, padding=1),  # 14x14 => 28x28 (logits)
         )
 
