@@ -1,9 +1,9 @@
 """Throughput of notebook 04's batched augmentation against a per-sample torchvision/PIL pipeline with the
 same augmentations, and SimCLR / MAE training images per second. Maintainers only.
 
-    flock /tmp/course-cpu.lock .venv/bin/python benchmarks/simclr_mae_throughput.py
+    flock /tmp/course-cpu.lock .venv/bin/python benchmarks/simclr_mae_throughput.py [--threads N]
 
-Writes benchmarks/results_simclr_mae.json (numbers, machine, load average before and after) and prints a table.
+Writes benchmarks/results/simclr_mae_throughput.json (numbers, machine, load average before and after) and prints a table.
 The goal from issue 4: batched augmentation >= 10x the per-sample pipeline's images/s, in the same run.
 """
 
@@ -28,7 +28,7 @@ from course_utils.mae import MAE, ViTClassifier  # noqa: E402
 from course_utils.profiles import BUDGETS  # noqa: E402
 from course_utils.simclr import SimCLRModel  # noqa: E402
 
-OUT = ROOT / "benchmarks" / "results_simclr_mae.json"
+OUT = ROOT / "benchmarks" / "results" / "simclr_mae_throughput.json"
 
 
 def timed(fn, min_seconds=3.0, min_reps=3):
@@ -58,6 +58,8 @@ def per_sample_pipeline():
 def main():
     from PIL import Image
 
+    if "--threads" in sys.argv:
+        torch.set_num_threads(int(sys.argv[sys.argv.index("--threads") + 1]))
     load_before = os.getloadavg()
     X, _ = load_data(True)
     s04 = solution_namespace(SOLUTIONS_DIR / "04_simclr.ipynb")
