@@ -28,10 +28,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-execute", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "build" / "grading_benchmark.json"))
     ap.add_argument("notebooks", nargs="*", help="stems to time (default: all)")
-    ap.add_argument("--folders", nargs="+", default=["solutions", "notebooks"], help="which folders (default: both)")
+    ap.add_argument("--folder", action="append", choices=["solutions", "notebooks"], help="only this folder")
     a = ap.parse_args(argv)
     rows = []
-    for folder in a.folders:
+    for folder in a.folder or ["solutions", "notebooks"]:
         for path in sorted((ROOT / folder).glob("*.ipynb")):
             if a.notebooks and path.stem not in a.notebooks:
                 continue
