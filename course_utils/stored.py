@@ -120,8 +120,5 @@ def computed_or_stored(
                 )
         return value
     names = ", ".join(f"`{n}`" for n in todo)
-    print(
-        f"[stored values] {what}: {names} not finished yet (or not passing its check), "
-        "so this uses values stored from the solution."
-    )
+    print(f"[stored values] {what}: shown from the solution's values until {names} pass their checks.")
     return load_stored(notebook, key)
