@@ -18,3 +18,19 @@ def tmp_cache(tmp_path, monkeypatch):
     """A fresh, empty cache folder for one test."""
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_check_results():
+    """Every test starts and ends with no recorded check results."""
+    from course_utils import checks
+
+    checks.reset()
+    yield
+    checks.reset()
+
+
+def checks_run(check, fn, capsys):
+    """Run a notebook check on ``fn``; return (passed, what it printed)."""
+    ok = check(fn)
+    return bool(ok), capsys.readouterr().out

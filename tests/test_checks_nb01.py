@@ -6,23 +6,12 @@ import sys
 import pytest
 import torch
 
+from conftest import checks_run as _run
 from course_utils import checks
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.checks import nb01
 
 SOL = solution_namespace(SOLUTIONS_DIR / "01_jensen_elbo.ipynb")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset()
-    yield
-    checks.reset()
-
-
-def _run(check, fn, capsys):
-    ok = check(fn)
-    return bool(ok), capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", ["log_marginal", "elbo", "posterior"])

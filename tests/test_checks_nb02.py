@@ -6,23 +6,12 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import checks_run as _run
 from course_utils import checks
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.checks import nb02
 
 SOL = solution_namespace(SOLUTIONS_DIR / "02_autoencoders.ipynb")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset()
-    yield
-    checks.reset()
-
-
-def _run(check, fn, capsys):
-    ok = check(fn)
-    return bool(ok), capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", ["ae_loss", "corrupt", "Autoencoder"])

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import checks_run as _run
 from course_utils import checks
 from course_utils.assign import SOLUTIONS_DIR, solution_cells, solution_namespace
 from course_utils.checks import nb03
@@ -14,18 +15,6 @@ from course_utils.checks import nb03
 PATH = SOLUTIONS_DIR / "03_vae.ipynb"
 SOL = solution_namespace(PATH)
 NAMES = ["reparameterize", "kl_standard_normal", "negative_elbo", "gaussian_nll", "importance_sampled_log_likelihood"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset()
-    yield
-    checks.reset()
-
-
-def _run(check, fn, capsys):
-    ok = check(fn)
-    return bool(ok), capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", NAMES)

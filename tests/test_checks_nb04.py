@@ -6,23 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import checks_run as _run
 from course_utils import checks
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.checks import nb04
 
 SOL = solution_namespace(SOLUTIONS_DIR / "04_simclr.ipynb")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset()
-    yield
-    checks.reset()
-
-
-def _run(check, fn, capsys):
-    ok = check(fn)
-    return bool(ok), capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", ["augment", "cosine_similarity_matrix", "nt_xent_loss"])

@@ -6,24 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import checks
+from conftest import checks_run as _run
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.checks import nb05
 
 SOL = solution_namespace(SOLUTIONS_DIR / "05_mae.ipynb")
 NAMES = ["patchify", "unpatchify", "random_masking", "masked_mse_loss"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset()
-    yield
-    checks.reset()
-
-
-def _run(check, fn, capsys):
-    ok = check(fn)
-    return bool(ok), capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", NAMES)
