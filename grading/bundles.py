@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from course_utils.assign import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, problems  # noqa: E402
+from course_utils.grade.spec import assignment_paths  # noqa: E402
 
 BUILD = ROOT / "build"
 GRADESCOPE = ROOT / "grading" / "gradescope"
@@ -144,7 +145,7 @@ def main(argv=None) -> int:
             return 1
         print(f"wrote {out} (no solution line, hidden test or marker in it)")
         return 0
-    names = a.assignments or [p.stem for p in sorted((ROOT / "solutions").glob("*.ipynb"))]
+    names = a.assignments or [p.stem for p in assignment_paths(ROOT / "solutions")]
     for n in names:
         out = gradescope_bundle(n)
         print(f"wrote {out.relative_to(ROOT)}: upload it as the autograder of assignment {n}")

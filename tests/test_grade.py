@@ -15,10 +15,10 @@ from conftest import ROOT
 from course_utils.assign import student_notebook
 from course_utils.grade import Limits, RunnerPool, grade, summary
 from course_utils.grade.cli import main as grade_main
-from course_utils.grade.spec import load_assignment
+from course_utils.grade.spec import SpecError, assignment_paths, load_assignment
 
-SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
-STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SOLUTIONS = assignment_paths(ROOT / "solutions")  # the graded ones (06 has no exercises)
+STUDENT = [ROOT / "notebooks" / p.name for p in SOLUTIONS]
 NB01 = ROOT / "solutions" / "01_jensen_elbo.ipynb"
 SLOW = pytest.mark.skipif(
     os.environ.get("COURSE_GRADE_SLOW") != "1", reason="runs a whole notebook: set COURSE_GRADE_SLOW=1"
@@ -521,3 +521,12 @@ def test_grader_failure_still_writes_a_valid_results_file(tmp_path, capsys):
     results = assert_valid(json.loads(out.read_text()))
     assert results["tests"][0]["name"] == "Autograder error" and results["score"] == 0
     assert "Autograder error" in capsys.readouterr().out  # the terminal summary
+
+
+def test_the_capstone_without_exercises_is_not_an_assignment():
+    capstone = ROOT / "solutions" / "06_when_does_ssl_work.ipynb"
+    assert capstone.exists() and capstone not in SOLUTIONS and len(SOLUTIONS) == 5
+    with pytest.raises(SpecError, match="not a graded assignment.*Graded assignments: 01_jensen_elbo"):
+        load_assignment(capstone)
+    results = assert_valid(grade(ROOT / "notebooks" / capstone.name))
+    assert results["score"] == 0 and "not a graded assignment" in results["tests"][0]["output"]

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course_utils.grade import grade  # noqa: E402
-from course_utils.grade.spec import load_assignment  # noqa: E402
+from course_utils.grade.spec import assignment_paths, load_assignment  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     rows = []
     for folder in a.folder or ["solutions", "notebooks"]:
-        for path in sorted((ROOT / folder).glob("*.ipynb")):
+        for path in [ROOT / folder / p.name for p in assignment_paths(ROOT / "solutions")]:
             if a.notebooks and path.stem not in a.notebooks:
                 continue
             load0 = os.getloadavg()[0]

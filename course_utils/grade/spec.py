@@ -134,6 +134,22 @@ def _defined_names(source: str) -> list[str]:
     return names
 
 
+def is_assignment(path: Path) -> bool:
+    """Whether a solution notebook has graded test cells (notebook 06, a capstone without exercises, has none)."""
+    nb = nbformat.read(str(path), as_version=4)
+    return any(
+        c.cell_type == "code"
+        and c.metadata.get("nbgrader", {}).get("grade")
+        and float(c.metadata["nbgrader"].get("points", 0) or 0) > 0
+        for c in nb.cells
+    )
+
+
+def assignment_paths(solutions_dir: Path) -> list[Path]:
+    """The solution notebooks that are graded assignments, in order."""
+    return [p for p in sorted(Path(solutions_dir).glob("[0-9][0-9]_*.ipynb")) if is_assignment(p)]
+
+
 def load_assignment(path: Path) -> Assignment:
     """Read the units (exercises and their tests) of one solution notebook."""
     path = Path(path)
@@ -163,7 +179,9 @@ def load_assignment(path: Path) -> Assignment:
                 raise SpecError(f"{path.name}: {test_id} holds no check and no assert")
             units.append(unit)
     if not units:
-        raise SpecError(f"{path.name}: no graded test cells (nbgrader grade: true with points)")
+        graded_ones = ", ".join(p.stem for p in assignment_paths(path.parent))
+        raise SpecError(f"{path.name} is not a graded assignment: it has no graded test cells (nbgrader grade: true "
+                        f"with points). Graded assignments: {graded_ones}.")
     return Assignment(path.stem, path, _strip_magics(setup), units, graded)
 
 
