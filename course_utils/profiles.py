@@ -57,6 +57,16 @@ BUDGETS: dict[str, dict[str, object]] = {
         "mae_ablation_n_train": 500,  # each mask-ratio ablation run
         "mae_ablation_epochs": 1,
         "mae_finetune_epochs": 3,  # fine-tuning and from-scratch runs on 1% and 10% of the labels
+        # 06_when_does_ssl_work (every method side by side; full uses the released checkpoints where they exist)
+        "capstone_n_pretrain": 2_000,  # unlabelled images each method pretrains on
+        "capstone_sizes": (500, 1_000, 2_000),  # nested pretraining sets of the data-quantity experiment
+        "capstone_seeds": 3,  # label subsets (and supervised runs) per label budget
+        "capstone_ae_epochs": 10,  # AE and DAE
+        "capstone_vae_epochs": 8,
+        "capstone_simclr_steps": 16,  # optimizer steps, the same for every pretraining-set size
+        "capstone_mae_epochs": 2,
+        "capstone_sup_steps": 40,  # supervised CNN from scratch, and MAE fine-tuning: at least this many steps
+        "capstone_sup_epochs": 5,  # ... and at least this many passes over the labelled images
     },
     "full": {
         "description": "real results, as quoted in the notebooks and the README",
@@ -90,6 +100,16 @@ BUDGETS: dict[str, dict[str, object]] = {
         "mae_ablation_n_train": 10_000,
         "mae_ablation_epochs": 2,
         "mae_finetune_epochs": 5,
+        # 06_when_does_ssl_work
+        "capstone_n_pretrain": 60_000,
+        "capstone_sizes": (1_000, 5_000, 15_000, 60_000),
+        "capstone_seeds": 3,
+        "capstone_ae_epochs": 20,
+        "capstone_vae_epochs": 20,
+        "capstone_simclr_steps": 700,  # about 3 epochs of 60k images in batches of 256
+        "capstone_mae_epochs": 4,
+        "capstone_sup_steps": 500,
+        "capstone_sup_epochs": 10,
     },
 }
 

@@ -1,0 +1,387 @@
+"""Notebook 06's machinery: every representation of the course, trained with *your* code from notebooks 02-05.
+
+Notebook 06 has no new exercise: it reruns the course's methods side by side. It does not ship their answers
+either. :func:`load_your_code` reads the definitions from your own notebooks 02-05 (the ones next to notebook
+06; the grader's reader, so nothing but imports, ``def``, ``class`` and constants runs), and each method is
+used only when your functions pass that notebook's checks::
+
+    code = load_your_code("04_simclr")        # your augment, nt_xent_loss, ...
+    code.ready("augment", "nt_xent_loss")     # True when both pass check_augment / check_nt_xent_loss
+
+Where a method's functions are not ready, notebook 06 uses the method's released checkpoint when the course
+ships one and it can be built without your code (AE, DAE, VAE, SimCLR), and otherwise leaves the method out,
+saying which exercise to finish. In the ``full`` profile the released checkpoints are used by default (the
+notebook then runs without training them); ``COURSE_CHECKPOINTS=train`` trains everything instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoints import load_or_train
+from .evaluate import extract_features
+from .models import MLPVAE
+from .paths import REPO_ROOT
+from .released import checkpoint_mode, is_released, load_released
+from .simclr import Encoder, SimCLRModel, warmup_cosine
+from .train import History, fit
+
+# which of your notebooks each method needs, and the functions it uses from it
+METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "AE": ("02_autoencoders", ("ae_loss", "Autoencoder")),
+    "DAE": ("02_autoencoders", ("ae_loss", "Autoencoder", "corrupt")),
+    "VAE": ("03_vae", ("reparameterize", "negative_elbo")),
+    "SimCLR": ("04_simclr", ("augment", "nt_xent_loss")),
+    "MAE": ("05_mae", ("patchify", "random_masking", "masked_mse_loss")),
+}
+CHECK_MODULES = {"02_autoencoders": "nb02", "03_vae": "nb03", "04_simclr": "nb04", "05_mae": "nb05"}
+
+# Fashion-MNIST's 10 classes grouped into 4 coarse ones (the granularity experiment)
+COARSE_GROUPS: dict[str, tuple[int, ...]] = {
+    "tops and dresses": (0, 2, 3, 4, 6),  # T-shirt/top, Pullover, Dress, Coat, Shirt
+    "trousers": (1,),
+    "footwear": (5, 7, 9),  # Sandal, Sneaker, Ankle boot
+    "bags": (8,),
+}
+
+
+def coarse_labels(y: torch.Tensor) -> torch.Tensor:
+    """Map the 10 fine labels to the 4 coarse groups of :data:`COARSE_GROUPS` (0..3)."""
+    table = torch.empty(10, dtype=torch.long)
+    for g, members in enumerate(COARSE_GROUPS.values()):
+        table[list(members)] = g
+    return table[y]
+
+
+# ---------------------------------------------------------------------------------------------- your code
+@dataclass
+class YourCode:
+    """The definitions read from one of your notebooks, and which of its exercises pass their checks."""
+
+    notebook: str
+    path: Path | None
+    namespace: dict = field(repr=False)
+    status: dict[str, str]  # exercise name -> "ok" or why it is not used
+    digest: str  # hash of the definitions' source: a changed answer trains new models
+
+    def ready(self, *names: str) -> bool:
+        return all(self.status.get(n) == "ok" for n in names)
+
+    def missing(self, *names: str) -> list[str]:
+        return [n for n in names if self.status.get(n) != "ok"]
+
+    def __getitem__(self, name: str):
+        if self.status.get(name) != "ok":
+            raise KeyError(f"{name} from {self.notebook} is not ready: {self.status.get(name, 'not defined')}")
+        return self.namespace[name]
+
+
+def _notebook_path(notebook: str, folder: Path | None) -> Path | None:
+    for base in ([Path(folder)] if folder is not None else [Path.cwd(), REPO_ROOT / "notebooks"]):
+        path = base / f"{notebook}.ipynb"
+        if path.exists():
+            return path
+    return None
+
+
+def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict | None = None) -> YourCode:
+    """Read the definitions of ``<folder>/<notebook>.ipynb`` (default: the current folder, which is notebook 06's
+    in Jupyter, else the course's ``notebooks/``) and run that notebook's checks on each exercise.
+
+    Only imports, ``def``, ``class`` and constant assignments run (as in the grader); nothing trains or plots.
+    ``extra`` adds names the definitions may read at call time (``device``, say).
+    """
+    import nbformat
+
+    from .grade.extract import definitions
+
+    checks = importlib.import_module(f"course_utils.checks.{CHECK_MODULES[notebook]}")
+    exercises = sorted(n[len("check_"):] for n in dir(checks) if n.startswith("check_"))
+    path = _notebook_path(notebook, Path(folder) if folder is not None else None)
+    ns: dict = {"__name__": f"your_{notebook}", "torch": torch, "nn": nn, "F": F, "math": math}
+    ns.update(extra or {})
+    if path is None:
+        status = {n: f"{notebook}.ipynb was not found next to this notebook" for n in exercises}
+        return YourCode(notebook, None, ns, status, "none")
+    try:
+        defs = definitions(nbformat.read(path, as_version=4))
+    except Exception as e:  # noqa: BLE001 - an unreadable notebook is reported, not raised
+        status = {n: f"{path.name} could not be read ({type(e).__name__}: {e})" for n in exercises}
+        return YourCode(notebook, path, ns, status, "unreadable")
+    h = hashlib.sha256()
+    for _, source, keep in defs.cells:
+        tree = ast.parse(source)
+        for j in keep:
+            stmt = ast.Module(body=[tree.body[j]], type_ignores=[])
+            h.update(ast.unparse(stmt).encode())
+            try:
+                exec(compile(stmt, f"{path.name}", "exec"), ns)  # noqa: S102 - the student's own definitions
+            except Exception:  # noqa: BLE001, S110 - a broken statement leaves its name undefined; the check says so
+                pass
+    status = {}
+    for name in exercises:
+        if name not in ns:
+            status[name] = f"`{name}` is not defined in {path.name}"
+            continue
+        try:
+            ok = bool(getattr(checks, f"check_{name}")(ns[name], verbose=False))
+        except Exception as e:  # noqa: BLE001
+            ok, why = False, f"{type(e).__name__}: {e}"
+        else:
+            why = f"`{name}` in {path.name} does not pass check_{name} yet (run that notebook's check cell)"
+        status[name] = "ok" if ok else why
+    return YourCode(notebook, path, ns, status, h.hexdigest()[:12])
+
+
+# ---------------------------------------------------------------------------------------------- modules
+class Encode(nn.Module):
+    """``model.encode(x)`` (an autoencoder's g_phi) as a module for :func:`extract_features`."""
+
+    def __init__(self, model: nn.Module, mean_only: bool = False):
+        super().__init__()
+        self.model = model
+        self.mean_only = mean_only  # a VAE's encode returns (mu, logvar): keep mu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model.encode(x)
+        return out[0] if self.mean_only else out
+
+
+def mlp_encoder(latent_dim: int = 32, hidden_dim: int = 256) -> nn.Sequential:
+    """The encoder half of notebook 02's ``Autoencoder`` in a fixed layout (how released AE encoders are stored)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim))
+
+
+def as_mlp_encoder(model: nn.Module, latent_dim: int = 32, hidden_dim: int = 256) -> nn.Sequential:
+    """An autoencoder's encoder in the fixed layout of :func:`mlp_encoder` (see
+    :func:`autoencoder_encoder_state`), verified to compute ``model.encode`` exactly."""
+    enc = mlp_encoder(latent_dim, hidden_dim)
+    enc.load_state_dict(autoencoder_encoder_state(model.state_dict(), latent_dim, hidden_dim))
+    x = torch.rand(16, 1, 28, 28)
+    with torch.no_grad():
+        if not torch.allclose(enc(x), model.encode(x), atol=1e-5):
+            raise ValueError("the autoencoder's encode is not Flatten-Linear-ReLU-Linear; it cannot be released")
+    return enc.eval()
+
+
+class Classifier(nn.Module):
+    """An encoder followed by a linear head (the supervised baseline, and fine-tuning)."""
+
+    def __init__(self, encoder: nn.Module, feature_dim: int, num_classes: int = 10):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))
+
+
+# ---------------------------------------------------------------------------------------------- training
+def epochs_for(steps: int, n: int, batch_size: int) -> int:
+    """Epochs over ``n`` images that give at least ``steps`` optimizer steps (the same compute for every n)."""
+    return max(1, math.ceil(steps / max(1, n // batch_size)))
+
+
+def train_autoencoder(code: YourCode, X, *, epochs, batch_size, corruption=None, latent_dim=32, seed=0,
+                      device=None, name="capstone-ae"):
+    ae_loss, Autoencoder = code["ae_loss"], code["Autoencoder"]  # noqa: N806 - the class from your notebook
+    corrupt = code["corrupt"] if corruption else None
+    config = {"latent_dim": latent_dim, "epochs": epochs, "n": len(X), "corruption": corruption, "seed": seed,
+              "data": _fingerprint(X), "code": code.digest}
+
+    def build(cfg):
+        torch.manual_seed(seed)
+        return Autoencoder(latent_dim)
+
+    def loss_fn(model, xb, yb):
+        return ae_loss(xb, model(xb if corrupt is None else corrupt(xb, **corruption)))
+
+    model, history = load_or_train(name, config, build, verbose=False, train=lambda m: fit(
+        m, loss_fn, X, epochs=epochs, batch_size=batch_size, device=device, seed=seed, desc=name))
+    return model, history
+
+
+def train_vae(code: YourCode, X, *, epochs, batch_size, latent_dim=20, seed=0, device=None, name="capstone-vae"):
+    reparameterize, negative_elbo = code["reparameterize"], code["negative_elbo"]
+    config = {"latent_dim": latent_dim, "epochs": epochs, "n": len(X), "seed": seed, "data": _fingerprint(X),
+              "code": code.digest}
+
+    def loss_fn(model, xb, yb):
+        x = torch.bernoulli(xb)  # dynamic binarization, as in notebook 03
+        mu, logvar = model.encode(x)
+        return negative_elbo(x, model.decode(reparameterize(mu, logvar)), mu, logvar)
+
+    def build(cfg):
+        torch.manual_seed(seed)
+        return MLPVAE(latent_dim)
+
+    return load_or_train(name, config, build, verbose=False, train=lambda m: fit(
+        m, loss_fn, X, epochs=epochs, batch_size=batch_size, device=device, seed=seed, desc=name))
+
+
+def train_simclr(code: YourCode, X, *, steps, batch_size, width, tau=0.5, seed=0, device=None,
+                 name="capstone-simclr"):
+    """SimCLR as in notebook 04 (AdamW 2e-3, warmup + cosine), for ``steps`` optimizer steps on ``X``."""
+    augment, nt_xent_loss = code["augment"], code["nt_xent_loss"]
+    batch_size = min(batch_size, len(X))
+    epochs = epochs_for(steps, len(X), batch_size)
+    config = {"width": width, "n": len(X), "epochs": epochs, "batch_size": batch_size, "tau": tau, "lr": 2e-3,
+              "weight_decay": 1e-4, "seed": seed, "data": _fingerprint(X), "code": code.digest}
+
+    def build(cfg):
+        torch.manual_seed(seed)
+        return SimCLRModel(width=width)
+
+    def train(model):
+        gen = torch.Generator().manual_seed(seed + 1)
+
+        def loss_fn(model, xb, yb):
+            return nt_xent_loss(model(augment(xb, generator=gen)), model(augment(xb, generator=gen)), tau)
+
+        total = epochs * (len(X) // batch_size)
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+        return fit(model, loss_fn, X, epochs=epochs, batch_size=batch_size, optimizer=opt, drop_last=True,
+                   scheduler=warmup_cosine(opt, total, warmup_steps=min(100, total // 10)), device=device,
+                   seed=seed, desc=name)
+
+    return load_or_train(name, config, build, train, verbose=False)
+
+
+def build_mae(code: YourCode, seed: int = 0):
+    from .mae import MAE
+
+    torch.manual_seed(seed)
+    return MAE(patchify=code["patchify"], random_masking=code["random_masking"], loss_fn=code["masked_mse_loss"])
+
+
+def train_mae(code: YourCode, X, *, epochs, batch_size, mask_ratio=0.75, seed=0, device=None, name="capstone-mae"):
+    """The MAE as in notebook 05 (AdamW 1.5e-3, betas 0.9/0.95, warmup + cosine)."""
+    config = {"n": len(X), "epochs": epochs, "batch_size": batch_size, "mask_ratio": mask_ratio, "lr": 1.5e-3,
+              "weight_decay": 0.05, "seed": seed, "data": _fingerprint(X), "code": code.digest}
+
+    def train(model):
+        gen = torch.Generator().manual_seed(seed + 1)
+        total = epochs * math.ceil(len(X) / batch_size)
+        opt = torch.optim.AdamW(model.parameters(), lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05)
+        return fit(model, lambda m, xb, yb: m(xb, mask_ratio, gen)[0], X, epochs=epochs, batch_size=batch_size,
+                   optimizer=opt, scheduler=warmup_cosine(opt, total, warmup_steps=min(200, total // 10)),
+                   device=device, seed=seed, desc=name)
+
+    return load_or_train(name, config, lambda cfg: build_mae(code, seed), train, verbose=False)
+
+
+def train_classifier(make: Callable[[], Classifier], X, y, *, steps, batch_size=64, lr=1e-3, weight_decay=0.05,
+                     seed=0, device=None, name="capstone-classifier", key: dict | None = None) -> Classifier:
+    """Train ``make()`` with cross-entropy on ``(X, y)`` for about ``steps`` steps (AdamW, warmup + cosine):
+    the supervised CNN from scratch, or an MAE encoder fine-tuned. ``key`` identifies the starting weights."""
+    batch_size = min(batch_size, len(X))
+    epochs = epochs_for(steps, len(X), batch_size)
+    config = {"n": len(X), "labels": _fingerprint(y), "data": _fingerprint(X), "epochs": epochs,
+              "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed, "key": key or {},
+              "classes": int(y.max()) + 1}
+
+    def train(model):
+        total = epochs * math.ceil(len(X) / batch_size)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        return fit(model, lambda m, xb, yb: F.cross_entropy(m(xb), yb), X, y, epochs=epochs, batch_size=batch_size,
+                   optimizer=opt, scheduler=warmup_cosine(opt, total, warmup_steps=total // 10), device=device,
+                   seed=seed, desc=name, progress=False)
+
+    def build(cfg):
+        torch.manual_seed(seed)
+        return make()
+
+    model, _ = load_or_train(name, config, build, train, verbose=False)
+    return model
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
+    logits = extract_features(model, X)
+    return (logits.argmax(1) == y).double().mean().item()
+
+
+def _fingerprint(t: torch.Tensor) -> str:
+    """A short hash of a tensor's shape and contents (cache keys change when the data do)."""
+    t = t.detach().cpu().contiguous()
+    h = hashlib.sha256(str((tuple(t.shape), str(t.dtype))).encode())
+    h.update(t[:: max(1, len(t) // 512)].numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+# ---------------------------------------------------------------------------------------------- released
+def use_released(prefer: bool) -> bool:
+    """Whether released checkpoints are used: ``COURSE_CHECKPOINTS=released`` always, ``train`` never, and
+    ``auto`` (the default) when ``prefer`` (notebook 06 prefers them in the ``full`` profile)."""
+    mode = checkpoint_mode()
+    return mode == "released" or (mode == "auto" and prefer)
+
+
+def released_features(name: str, code: YourCode | None = None, directory: Path | None = None
+                      ) -> tuple[nn.Module, dict] | None:
+    """The feature module of the released checkpoint ``name`` and its manifest entry, or ``None`` when the course
+    releases none (an MAE is built from your notebook 05 functions, so it needs ``code`` ready)."""
+    if not is_released(name, directory):
+        return None
+    payload, entry = load_released(name, directory)
+    cfg = payload["config"]
+    kind = cfg.get("kind")
+    state = payload["state_dict"]
+    if kind == "autoencoder":  # notebook 02's Autoencoder, whole: keep its encoder in a fixed layout
+        module = mlp_encoder(cfg["latent_dim"], cfg.get("hidden_dim", 256))
+        state = autoencoder_encoder_state(state, cfg["latent_dim"], cfg.get("hidden_dim", 256))
+    elif kind == "mlp_vae":
+        module = MLPVAE(cfg["latent_dim"])
+    elif kind == "simclr":  # SimCLRModel, whole: keep f
+        module = Encoder(cfg["width"])
+        state = {k[2:]: v for k, v in state.items() if k.startswith("f.")}
+    elif kind == "mae":
+        if code is None or not code.ready(*METHODS["MAE"][1]):
+            return None
+        module = build_mae(code)
+    else:
+        raise ValueError(f"released checkpoint {name!r} has an unknown kind {kind!r}")
+    module.load_state_dict({k: v.to(module.state_dict()[k].dtype) for k, v in state.items()})
+    module.eval()
+    if kind == "mlp_vae":
+        module = Encode(module, mean_only=True)
+    elif kind == "mae":
+        from .mae import Features
+
+        module = Features(module)
+    return module, entry
+
+
+def autoencoder_encoder_state(state: dict, latent_dim: int = 32, hidden_dim: int = 256) -> dict:
+    """The :func:`mlp_encoder` state inside a whole autoencoder's state: the ``[hidden, 784]`` and
+    ``[latent, hidden]`` weights (and their biases), whatever the layers are called."""
+    keys = list(state)
+
+    def layer(shape):
+        found = [k for k in keys if k.endswith("weight") and tuple(state[k].shape) == shape]
+        if len(found) != 1:
+            raise ValueError(f"expected one weight of shape {list(shape)} in the released autoencoder, "
+                             f"found {len(found)}")
+        return found[0]
+
+    w1, w2 = layer((hidden_dim, 784)), layer((latent_dim, hidden_dim))
+    return {"1.weight": state[w1], "1.bias": state[w1[: -len("weight")] + "bias"],
+            "3.weight": state[w2], "3.bias": state[w2[: -len("weight")] + "bias"]}
+
+
+__all__ = [
+    "METHODS", "COARSE_GROUPS", "coarse_labels", "YourCode", "load_your_code", "Encode", "mlp_encoder",
+    "as_mlp_encoder", "autoencoder_encoder_state", "Classifier", "epochs_for", "train_autoencoder", "train_vae",
+    "train_simclr", "build_mae", "train_mae", "train_classifier", "accuracy", "use_released", "released_features",
+    "History",
+]
