@@ -68,14 +68,23 @@ def load_or_train(
     """
     mode = checkpoint_mode()
     if released is not None and mode == "released" and is_released(released):
-        payload, entry = load_released(released)
+        payload, entry = load_released(released)  # a sha256 mismatch raises: never a silent use
         model = build(payload["config"])
-        state = {k: v.to(model.state_dict()[k].dtype) for k, v in payload["state_dict"].items()}
-        model.load_state_dict(state)
-        if verbose:
-            print(f"Loaded the released checkpoint {released!r} (trained in the full profile on {entry['hardware']}, "
-                  f"{entry['train_seconds']:.0f} s). Set COURSE_CHECKPOINTS=auto to train it yourself.")
-        return model.eval(), History.from_dict(payload.get("history", {}))
+        try:
+            mine = model.state_dict()
+            state = {k: v.to(mine[k].dtype) if k in mine else v for k, v in payload["state_dict"].items()}
+            model.load_state_dict(state)
+        except (RuntimeError, KeyError) as e:
+            # your own class (say, notebook 02's Autoencoder) names its layers differently from the solution's
+            why = " ".join(str(e).split())[:200]
+            warnings.warn(f"The released checkpoint {released!r} does not fit this model's layers ({why}); "
+                          f"training {name} instead.")
+        else:
+            if verbose:
+                print(f"Loaded the released checkpoint {released!r} (trained in the full profile on "
+                      f"{entry['hardware']}, {entry['train_seconds']:.0f} s). Set COURSE_CHECKPOINTS=auto to train it "
+                      "yourself.")
+            return model.eval(), History.from_dict(payload.get("history", {}))
     path = checkpoint_path(name, config)
     retrain = (mode == "train") if retrain is None else retrain
     model = build(config)

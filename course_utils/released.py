@@ -154,3 +154,24 @@ def release_checkpoint(
     }
     atomic_write_bytes(directory / "manifest.json", (json.dumps(table, indent=1, sort_keys=True) + "\n").encode())
     return table[name]
+
+
+def main() -> int:
+    """``python -m course_utils.released``: list the released checkpoints and verify each one's sha256."""
+    table = manifest()
+    if not table:
+        print("No released checkpoints yet (course_utils/released/manifest.json is empty or missing).")
+        return 0
+    bad = 0
+    for name, e in sorted(table.items()):
+        path = RELEASED_DIR / e["file"]
+        ok = path.exists() and sha256_of(path) == e["sha256"]
+        bad += not ok
+        metrics = ", ".join(f"{k} {v}" for k, v in e.get("metrics", {}).items())
+        print(f"{name:>8}: {e['bytes'] / 1e6:5.2f} MB  sha256 {'ok' if ok else 'MISMATCH or missing'}  "
+              f"trained {e['train_seconds'] / 60:.1f} min on {e['hardware']}  {metrics}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -99,3 +99,19 @@ def test_load_or_train_uses_the_release_only_when_asked(release_dir, tmp_cache, 
     monkeypatch.setenv("COURSE_CHECKPOINTS", "auto")
     load_or_train("lin-local", {"d": 4, "seed": 7}, _build, train, released="lin", verbose=False)
     assert calls == [1, 1]
+
+
+def test_a_release_that_does_not_fit_your_model_trains_instead_with_a_warning(release_dir, tmp_cache, monkeypatch):
+    _release(release_dir)  # an nn.Linear(4, 2): its keys are weight and bias
+
+    class Yours(nn.Module):  # the same maths, other layer names (a student's own class)
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(4, 2)
+
+    calls = []
+    monkeypatch.setenv("COURSE_CHECKPOINTS", "released")
+    with pytest.warns(UserWarning, match="does not fit this model's layers.*training yours instead"):
+        load_or_train("yours", {"d": 4}, lambda cfg: Yours(), lambda m: calls.append(1), released="lin",
+                      verbose=False)
+    assert calls == [1]

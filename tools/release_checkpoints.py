@@ -1,0 +1,106 @@
+"""Release the encoders of a ``full``-profile run of notebooks 02-05 (maintainers).
+
+    COURSE_CACHE=/tmp/fullcache python tools/time_notebooks.py --profile full solutions/0[2-5]_*.ipynb
+    COURSE_CACHE=/tmp/fullcache python tools/release_checkpoints.py            # all five
+    COURSE_CACHE=/tmp/fullcache python tools/release_checkpoints.py simclr mae
+
+Each model is taken from the checkpoint cache that the notebooks filled (the full profile's configuration:
+60,000 training images) and released whole, so that notebooks 02-05 load it with ``COURSE_CHECKPOINTS=released``
+(notebook 06 takes the encoder out). It is probed on the full test set (a linear probe on all 60,000 labels, the
+course's ``linear_probe``) and written to ``course_utils/released/`` with its manifest entry (configuration, dataset,
+seed, metrics, sha256, training time, hardware). The training time and hardware are those of the run that
+trained it; nothing is trained here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from course_utils import capstone as cs  # noqa: E402
+from course_utils.assign import solution_namespace  # noqa: E402
+from course_utils.data import load_fashion_mnist  # noqa: E402
+from course_utils.evaluate import extract_features, linear_probe  # noqa: E402
+from course_utils.mae import Features  # noqa: E402
+from course_utils.models import MLPVAE  # noqa: E402
+from course_utils.paths import cache_dir  # noqa: E402
+from course_utils.released import hardware_description, release_checkpoint  # noqa: E402
+from course_utils.simclr import SimCLRModel  # noqa: E402
+
+N_FULL = 60_000
+
+
+def find(prefix: str, want: dict) -> dict:
+    """The newest cached checkpoint ``<prefix>-<key>.pt`` whose config contains ``want``."""
+    hits = []
+    for path in (cache_dir() / "checkpoints").glob(f"{prefix}-*.pt"):
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("name") == prefix and all(payload["config"].get(k) == v for k, v in want.items()):
+            hits.append((path.stat().st_mtime, path, payload))
+    if not hits:
+        raise SystemExit(f"no cached {prefix!r} checkpoint with {want} in {cache_dir()}: run the notebook in the "
+                         "full profile first (see this script's docstring)")
+    _, path, payload = max(hits, key=lambda h: h[0])
+    print(f"{prefix}: {path.name}, trained in {payload.get('train_seconds', 0):.0f} s")
+    return payload
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", default=["ae", "dae", "vae", "simclr", "mae"])
+    ap.add_argument("--hardware", help="where the notebooks ran (default: this machine)")
+    args = ap.parse_args(argv)
+    train, test = load_fashion_mnist(train=True), load_fashion_mnist(train=False)
+    if train.source != "Fashion-MNIST" and "Fashion-MNIST" not in str(train.source):
+        print(f"note: the data source is {train.source}")
+
+    def probe(module) -> float:
+        t0 = time.perf_counter()
+        acc = linear_probe(extract_features(module, train.images), train.labels,
+                           extract_features(module, test.images), test.labels, max_iter=200).accuracy
+        print(f"  linear probe, all 60,000 labels: {acc:.4f} ({time.perf_counter() - t0:.0f} s)")
+        return round(acc, 4)
+
+    ns02 = solution_namespace(ROOT / "solutions" / "02_autoencoders.ipynb") if {"ae", "dae"} & set(args.names) else {}
+    for name in args.names:
+        if name in ("ae", "dae"):
+            corruption = {"noise_std": 0.4, "mask_prob": 0.0} if name == "dae" else None  # 02's Gaussian-noise DAE
+            payload = find(name, {"latent_dim": 32, "n_train": N_FULL, "corruption": corruption})
+            module = ns02["Autoencoder"](32)
+            kind = "autoencoder"
+        elif name == "vae":
+            payload = find("vae_bernoulli", {"latent_dim": 20, "n_train": N_FULL})
+            module, kind = MLPVAE(20), "mlp_vae"
+        elif name == "simclr":
+            payload = find("simclr", {"n_train": N_FULL})
+            module, kind = SimCLRModel(width=payload["config"]["width"]), "simclr"
+        elif name == "mae":
+            payload = find("mae", {"n_train": N_FULL, "mask_ratio": 0.75})
+            module, kind = cs.build_mae(cs.load_your_code("05_mae", ROOT / "solutions")), "mae"
+        else:
+            raise SystemExit(f"unknown name {name!r}: use ae, dae, vae, simclr, mae")
+        module.load_state_dict(payload["state_dict"])
+        module.eval()
+        # the notebook's own configuration (so that its load_or_train(..., released=name) rebuilds the model),
+        # and the kind, which tells notebook 06 how to take the features out
+        config = dict(payload["config"], kind=kind)
+        features = {"ae": cs.as_mlp_encoder, "dae": cs.as_mlp_encoder, "vae": lambda m: cs.Encode(m, mean_only=True),
+                    "simclr": lambda m: m.f, "mae": Features}[name](module)
+        entry = release_checkpoint(
+            name, module, config, metrics={"linear_probe_all_labels": probe(features)},
+            history=payload.get("history"), train_seconds=payload.get("train_seconds", 0.0),
+            hardware=args.hardware or hardware_description(),
+        )
+        print(f"  released {entry['file']}: {entry['bytes'] / 1e6:.2f} MB, sha256 {entry['sha256'][:12]}...")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
