@@ -3,7 +3,8 @@ same augmentations, and SimCLR / MAE training images per second. Maintainers onl
 
     flock /tmp/course-cpu.lock .venv/bin/python benchmarks/simclr_mae_throughput.py [--threads N]
 
-Writes benchmarks/results/simclr_mae_throughput.json (numbers, machine, load average before and after) and prints a table.
+Writes benchmarks/results/simclr_mae_throughput.json (numbers, machine, load average before and after) and prints
+a table.
 The goal from issue 4: batched augmentation >= 10x the per-sample pipeline's images/s, in the same run.
 """
 

@@ -67,8 +67,6 @@ class ConvVAE(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         w = width
-        # refine=True adds a 3x3 convolution (with a ReLU) at 14x14 in the decoder
-        refinement = [nn.Conv2d(w, w, 3, padding=1), nn.ReLU()] if refine else []
         self.encoder_net = nn.Sequential(
             nn.Conv2d(1, w, 4, stride=2, padding=1), nn.ReLU(),  # 28x28 => 14x14
             nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),  # 14x14 => 7x7
@@ -76,12 +74,19 @@ class ConvVAE(nn.Module):
         )
         self.to_mu = nn.Linear(256, latent_dim)
         self.to_logvar = nn.Linear(256, latent_dim)
+        if refine:
+            # refine=True: a 3x3 convolution at 14x14, and the last upsampling keeps w/2 channels at 28x28 for a
+            # 3x3 convolution to the logits, so each output pixel sees its neighbours' features
+            tail = [nn.Conv2d(w, w, 3, padding=1), nn.ReLU(),
+                    nn.ConvTranspose2d(w, w // 2, 4, stride=2, padding=1), nn.ReLU(),  # 14x14 => 28x28
+                    nn.Conv2d(w // 2, 1, 3, padding=1)]  # logits
+        else:
+            tail = [nn.ConvTranspose2d(w, 1, 4, stride=2, padding=1)]  # 14x14 => 28x28 (logits)
         self.decoder_net = nn.Sequential(
             nn.Linear(latent_dim, 256), nn.ReLU(),
             nn.Linear(256, 2 * w * 7 * 7), nn.ReLU(), nn.Unflatten(1, (2 * w, 7, 7)),
             nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU(),  # 7x7 => 14x14
-            *refinement,
-            nn.ConvTranspose2d(w, 1, 4, stride=2, padding=1),  # 14x14 => 28x28 (logits)
+            *tail,
         )
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,264 @@
+"""The course's results table: measures on this machine and writes ``benchmarks/RESULTS.md`` (and the README's copy).
+
+    python benchmarks/results.py                 # everything: about 15 minutes on 2 CPU cores
+    python benchmarks/results.py --quick         # a smoke run: 10,000 probe images, fewer iterations (not results)
+    python benchmarks/results.py --skip-throughput
+
+What it measures here, now:
+
+- **Quality of the released checkpoints** (``course_utils/released/``), each next to its baseline: linear-probe
+  accuracy on the Fashion-MNIST test set with all 60,000 labels for raw pixels, PCA (32), the random-weights CNN
+  and ViT, and the AE, DAE, VAE (mu), SimCLR (h) and MAE encoders; the VAE's test negative ELBO and
+  importance-sampled NLL (nats, dynamically binarized images) against independent Bernoulli pixels; the VAE's
+  anomaly-detection AUROC (digits, noise) against chance.
+- **Throughput**, side by side with the naive pipelines, by running ``vae_throughput.py`` (course pipeline
+  against a per-sample ``DataLoader`` + ``ToTensor``) and ``simclr_mae_throughput.py`` (batched augmentation
+  against per-sample PIL; SimCLR and MAE training images per second).
+
+It also lists, with their own dates and machines, what other scripts recorded (``benchmarks/results/*.json``:
+notebook wall times from ``tools/time_notebooks.py``, the VAE reference match and the convolutional VAE). A
+missing released checkpoint is reported as missing, never replaced by a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from course_utils import capstone as cs  # noqa: E402
+from course_utils.assign import solution_namespace  # noqa: E402
+from course_utils.data import load_digits, load_fashion_mnist  # noqa: E402
+from course_utils.evaluate import extract_features, linear_probe  # noqa: E402
+from course_utils.mae import Features  # noqa: E402
+from course_utils.models import MLPVAE  # noqa: E402
+from course_utils.released import is_released, load_released, manifest  # noqa: E402
+from course_utils.simclr import Encoder  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores ({torch.get_num_threads()} torch threads){gpu}; "
+            f"Python {platform.python_version()}, torch {torch.__version__}")
+
+
+def auroc(inlier: torch.Tensor, outlier: torch.Tensor) -> float:
+    """P(an outlier scores lower log p(x) than an inlier), ties counting half (the Mann-Whitney AUROC)."""
+    s = torch.cat([inlier, outlier]).double()
+    ranks = torch.empty_like(s)
+    ranks[(-s).argsort()] = torch.arange(1, len(s) + 1, dtype=torch.float64)  # rank 1 = highest log p(x)
+    r_out = ranks[len(inlier):].sum() - len(outlier) * (len(outlier) + 1) / 2
+    return (r_out / (len(inlier) * len(outlier))).item()
+
+
+def quality(args) -> tuple[list[tuple], list[str]]:
+    rows, notes = [], []
+    train, test = load_fashion_mnist(train=True), load_fashion_mnist(train=False)
+    n = 10_000 if args.quick else len(train.images)
+    iters = 50 if args.quick else 200
+    Xtr, ytr, Xte, yte = train.images[:n], train.labels[:n], test.images, test.labels
+
+    def probe(module) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        if module is None or isinstance(module, torch.nn.Module):  # None: the raw pixels
+            f_tr, f_te = extract_features(module, Xtr), extract_features(module, Xte)
+        else:  # a plain function of the images (PCA)
+            f_tr, f_te = module(Xtr), module(Xte)
+        acc = linear_probe(f_tr, ytr, f_te, yte, max_iter=iters).accuracy
+        return acc, time.perf_counter() - t0
+
+    label = f"linear probe, {n:,} labels, test acc."
+    acc_raw, s = probe(None)
+    rows.append(("raw pixels (784)", label, f"{acc_raw:.4f}", "(baseline; 0.842 in the Fashion-MNIST paper)",
+                 f"{s:.0f} s"))
+    flat = Xtr.flatten(1)
+    mean = flat.mean(0)
+    _, _, V = torch.linalg.svd(flat - mean, full_matrices=False)
+    acc_pca, s = probe(lambda X: (X.flatten(1) - mean) @ V[:32].T)
+    rows.append(("PCA (32)", label, f"{acc_pca:.4f}", "(baseline)", f"{s:.0f} s"))
+
+    mae_code = cs.load_your_code("05_mae", ROOT / "solutions")
+    width = manifest().get("simclr", {}).get("config", {}).get("width", 24)
+    torch.manual_seed(0)
+    acc_rcnn, s = probe(Encoder(width))
+    rows.append((f"random CNN (SimCLR's f, width {width})", label, f"{acc_rcnn:.4f}", "(baseline)", f"{s:.0f} s"))
+    acc_rvit, s = probe(Features(cs.build_mae(mae_code, seed=1)))
+    rows.append(("random ViT (the MAE's encoder)", label, f"{acc_rvit:.4f}", "(baseline)", f"{s:.0f} s"))
+    baseline = {"ae": acc_raw, "dae": acc_raw, "vae": acc_raw, "simclr": acc_rcnn, "mae": acc_rvit}
+    base_name = {"ae": "raw", "dae": "raw", "vae": "raw", "simclr": "random CNN", "mae": "random ViT"}
+    for name in ("ae", "dae", "vae", "simclr", "mae"):
+        got = cs.released_features(name, mae_code)
+        if got is None:
+            rows.append((f"released {name!r}", label, "not released", "", ""))
+            notes.append(f"`{name}` is not released yet: run tools/release_checkpoints.py after a full-profile run.")
+            continue
+        module, entry = got
+        acc, s = probe(module)
+        rows.append((f"released {name!r} ({entry['hardware'].split(',')[0]})", label, f"{acc:.4f}",
+                     f"{acc - baseline[name]:+.4f} vs {base_name[name]}", f"{s:.0f} s"))
+
+    if is_released("vae"):
+        ns = solution_namespace(ROOT / "solutions" / "03_vae.ipynb")
+        payload, _ = load_released("vae")
+        vae = MLPVAE(payload["config"]["latent_dim"])
+        vae.load_state_dict(payload["state_dict"])
+        vae.eval()
+        g = torch.Generator().manual_seed(10)
+        m = 1_000 if args.quick else len(Xte)
+        x_bin = torch.bernoulli(Xte[:m], generator=g)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            mu, logvar = vae.encode(x_bin)
+            z = ns["reparameterize"](mu, logvar, generator=torch.Generator().manual_seed(0))
+            nelbo = ns["negative_elbo"](x_bin, vae.decode(z), mu, logvar).item()
+            k = 20 if args.quick else args.is_k
+            log_px = torch.cat([ns["importance_sampled_log_likelihood"](vae, x_bin[i : i + 100], k)
+                                for i in range(0, m, 100)])
+        s = time.perf_counter() - t0
+        p = train.images.flatten(1).mean(0).clamp(1e-4, 1 - 1e-4)  # independent Bernoulli pixels: the baseline
+        xb = x_bin.flatten(1)
+        nll_pixels = -(xb * p.log() + (1 - xb) * (1 - p).log()).sum(1).mean().item()
+        rows.append(("released 'vae'", f"test -ELBO, nats ({m:,} binarized images)", f"{nelbo:.2f}",
+                     f"{nll_pixels:.2f} independent pixels", f"{s:.0f} s"))
+        rows.append(("released 'vae'", f"test NLL by IS, k = {k}, nats", f"{-log_px.mean().item():.2f}",
+                     f"{nll_pixels:.2f} independent pixels", ""))
+        n_ood = 297 if args.quick else 1_000
+        digits = torch.bernoulli(load_digits(train=False).images[:n_ood], generator=g)
+        noise = torch.bernoulli(torch.rand(n_ood, 1, 28, 28, generator=g), generator=g)
+        with torch.no_grad():
+            for name, X in (("digits (28x28)", digits), ("uniform noise", noise)):
+                scores = torch.cat([ns["importance_sampled_log_likelihood"](vae, X[i : i + 100], 100)
+                                    for i in range(0, len(X), 100)])
+                a = auroc(log_px, scores)
+                rows.append(("released 'vae'", f"anomaly AUROC, {name} vs Fashion-MNIST", f"{a:.3f}", "0.500 chance",
+                             ""))
+    else:
+        notes.append("`vae` is not released yet: no density or anomaly numbers.")
+    return rows, notes
+
+
+def throughput(args) -> list[tuple]:
+    rows = []
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    rounds = "1" if args.quick else "3"
+    runs = [("vae_throughput.py", ["--rounds", rounds, "--out", str(RESULTS / "vae_throughput.json")]),
+            ("simclr_mae_throughput.py", [])]
+    for script, extra in runs:
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *extra], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            rows.append((script, "failed", done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "", "", ""))
+            continue
+        print(f"{script}: {time.perf_counter() - t0:.0f} s")
+    v = json.loads((RESULTS / "vae_throughput.json").read_text())
+    rows.append(("VAE training (pytorch/examples MLP)", "epochs per second, course vs per-sample DataLoader",
+                 f"{v['speedup_median']:.2f}x median", f"per round {v['speedup_per_round']}", v.get("when", "")))
+    t = json.loads((RESULTS / "simclr_mae_throughput.json").read_text())
+    a = t["augmentation"]
+    rows.append(("SimCLR augmentation", "images per second, batched vs per-sample PIL",
+                 f"{a['batched_images_per_s']:,.0f}", f"{a['per_sample_pil_images_per_s']:,.0f} "
+                 f"({a['speedup']:.1f}x)", ""))
+    for prof, r in t["simclr_train"].items():
+        rows.append((f"SimCLR training ({prof} model, width {r['width']})", "images per second (2 views each)",
+                     f"{r['images_per_s']:,.0f}", f"{r['epoch_seconds_60k']:.0f} s per 60k epoch", ""))
+    m = t["mae_train"]
+    rows.append(("MAE training (mask 0.75)", "images per second", f"{m['images_per_s']:,.0f}",
+                 f"{m['epoch_seconds_60k']:.0f} s per 60k epoch", ""))
+    return rows
+
+
+def recorded() -> list[str]:
+    lines = []
+    times = RESULTS / "notebook_times.json"
+    if times.exists():
+        lines += ["", "Notebook wall times (`tools/time_notebooks.py`; an empty cache trains everything):", "",
+                  "| profile | notebook | wall time | ok | started | load before / after | cache before |",
+                  "|---|---|---|---|---|---|---|"]
+        for prof, table in sorted(json.loads(times.read_text()).items()):
+            for nb, e in sorted(table.items()):
+                lines.append(f"| {prof} | `{nb}` | {e['wall_seconds'] / 60:.1f} min | {'yes' if e['ok'] else 'NO'} | "
+                             f"{e['started']} | {e['load_average_before'][0]} / {e['load_average_after'][0]} | "
+                             f"{e['cache_before'].split(' in ')[0]} |")
+    ref = RESULTS / "vae_reference.json"
+    if ref.exists():
+        r = json.loads(ref.read_text())
+        mlp = r.get("mlp_course_pipeline", {})
+        lines += ["", f"VAE reference (`vae_reference.py`, {r.get('started', '?')}): pytorch/examples MLP VAE, 10 "
+                  f"epochs, test loss {mlp.get('test_loss')} against 244.35 "
+                  f"(relative {mlp.get('relative_difference')})."]
+        conv = r.get("conv_vae")
+        if conv:
+            lines.append(f"Convolutional VAE {conv.get('architecture', {})}: {conv['test_loss']}, "
+                         f"{conv['improvement_over_reference_mlp_nats']} nats better (goal 5: "
+                         f"{'met' if conv['met'] else 'not met'}).")
+    return lines
+
+
+def table(rows) -> list[str]:
+    out = ["| what | measure | value | next to it | time |", "|---|---|---|---|---|"]
+    out += [f"| {' | '.join(str(c) for c in r)} |" for r in rows]
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a smoke run on fewer images (not results)")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--is-k", type=int, default=100, help="importance samples for the test NLL")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    ap.add_argument("--no-readme", action="store_true", help="do not update the README's copy")
+    args = ap.parse_args(argv)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    t0 = time.perf_counter()
+    q_rows, notes = quality(args)
+    t_rows = [] if args.skip_throughput else throughput(args)
+    released = manifest()
+    body = [f"Measured by `python benchmarks/results.py{' --quick' if args.quick else ''}` on {started}, "
+            f"in {(time.perf_counter() - t0) / 60:.0f} min, on: {machine()}.", ""]
+    if args.quick:
+        body += ["**A quick smoke run (`--quick`): fewer images and iterations; these are not results.**", ""]
+    body += ["Quality (released checkpoints, evaluated here):", ""] + table(q_rows)
+    if t_rows:
+        body += ["", "Throughput (ratios and medians: absolute figures depend on the machine and its load):", ""]
+        body += table(t_rows)
+    if released:
+        trained = [f"`{k}` trained {v['train_seconds'] / 60:.1f} min on {v['hardware']}"
+                   for k, v in sorted(released.items())]
+        body += ["", "Released checkpoints (`course_utils/released/manifest.json`): " + "; ".join(trained)]
+    body += [f"- {n}" for n in notes]
+    text = "# Results\n\n" + "\n".join(body + ["", "Recorded by other scripts:"] + recorded()) + "\n"
+    args.out.write_text(text)
+    print(text)
+    readme = ROOT / "README.md"
+    if not args.no_readme and not args.quick and BEGIN in readme.read_text():
+        r = readme.read_text()
+        block = "\n".join(body[:1] + [""] + table(q_rows) + ([""] + table(t_rows) if t_rows else []))
+        readme.write_text(r[: r.index(BEGIN) + len(BEGIN)] + "\n" + block + "\n" + r[r.index(END):])
+        print("updated the README's results block")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
