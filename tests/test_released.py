@@ -115,3 +115,27 @@ def test_a_release_that_does_not_fit_your_model_trains_instead_with_a_warning(re
         load_or_train("yours", {"d": 4}, lambda cfg: Yours(), lambda m: calls.append(1), released="lin",
                       verbose=False)
     assert calls == [1]
+
+
+@pytest.mark.parametrize("name", ["ae", "dae", "vae"])
+def test_the_shipped_checkpoints_verify_and_load_in_their_notebooks_calls(name, tmp_cache, monkeypatch):
+    """What COURSE_CHECKPOINTS=released does in notebooks 02 and 03: the released model, no training."""
+    from conftest import ROOT
+    from course_utils.assign import solution_namespace
+    from course_utils.models import MLPVAE
+
+    if not released.is_released(name):
+        pytest.skip(f"{name} is not released")
+    entry = released.manifest()[name]
+    assert entry["bytes"] <= released.MAX_BYTES and entry["metrics"] and entry["hardware"]
+    if name == "vae":
+        build = lambda cfg: MLPVAE(cfg["latent_dim"])  # noqa: E731 - notebook 03's make()
+    else:
+        Autoencoder = solution_namespace(ROOT / "solutions" / "02_autoencoders.ipynb")["Autoencoder"]  # noqa: N806
+        build = lambda cfg: Autoencoder(cfg["latent_dim"])  # noqa: E731 - notebook 02's build()
+    monkeypatch.setenv("COURSE_CHECKPOINTS", "released")
+    model, history = load_or_train(name, {"any": "config"}, build, lambda m: pytest.fail("trained"), released=name,
+                                   verbose=False)
+    assert len(history) == entry["config"]["epochs"]
+    payload, _ = load_released(name)
+    assert all(torch.equal(v, payload["state_dict"][k]) for k, v in model.state_dict().items())
