@@ -259,7 +259,9 @@ def main(argv=None) -> int:
     readme = ROOT / "README.md"
     if not args.no_readme and not args.quick and BEGIN in readme.read_text():
         r = readme.read_text()
-        block = "\n".join(body[:1] + [""] + table(q_rows) + ([""] + table(t_rows) if t_rows else []))
+        t_head = ["", "Throughput" + (" (recorded earlier by the throughput scripts)" if args.skip_throughput else "")
+                  + ":", ""]
+        block = "\n".join(body[:1] + [""] + table(q_rows) + (t_head + table(t_rows) if t_rows else []))
         readme.write_text(r[: r.index(BEGIN) + len(BEGIN)] + "\n" + block + "\n" + r[r.index(END):])
         print("updated the README's results block")
     return 0

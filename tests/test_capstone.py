@@ -87,10 +87,11 @@ def test_an_autoencoder_encoder_is_released_in_a_fixed_layout_that_computes_the_
     enc = cs.as_mlp_encoder(model)
     x = torch.rand(5, 1, 28, 28)
     assert torch.allclose(enc(x), model.encode(x), atol=1e-6)
-    release_checkpoint("ae", enc, {"kind": "mlp_encoder", "latent_dim": 32, "hidden_dim": 256}, metrics={},
+    release_checkpoint("ae", model, {"kind": "autoencoder", "latent_dim": 32}, metrics={},  # released whole
                        train_seconds=1.0, directory=tmp_path)
-    module, entry = cs.released_features("ae", directory=tmp_path)
-    assert torch.allclose(module(x), model.encode(x), atol=1e-6) and entry["config"]["kind"] == "mlp_encoder"
+    module, entry = cs.released_features("ae", directory=tmp_path)  # 06 keeps only the encoder
+    assert isinstance(module, torch.nn.Sequential) and entry["config"]["kind"] == "autoencoder"
+    assert torch.allclose(module(x), model.encode(x), atol=1e-6)
     assert cs.released_features("simclr", directory=tmp_path) is None  # not released: None, not an error
     (tmp_path / "ae.pt").write_bytes((tmp_path / "ae.pt").read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ReleasedCheckpointError, match="does not match its manifest"):
