@@ -64,12 +64,11 @@ def machine() -> str:
 
 
 def auroc(inlier: torch.Tensor, outlier: torch.Tensor) -> float:
-    """P(an outlier scores lower log p(x) than an inlier), ties counting half (the Mann-Whitney AUROC)."""
-    s = torch.cat([inlier, outlier]).double()
-    ranks = torch.empty_like(s)
-    ranks[(-s).argsort()] = torch.arange(1, len(s) + 1, dtype=torch.float64)  # rank 1 = highest log p(x)
-    r_out = ranks[len(inlier):].sum() - len(outlier) * (len(outlier) + 1) / 2
-    return (r_out / (len(inlier) * len(outlier))).item()
+    """P(an outlier scores lower log p(x) than an inlier), ties counting half: scikit-learn's ROC AUC, as in 03."""
+    from sklearn.metrics import roc_auc_score
+
+    labels = torch.cat([torch.zeros(len(inlier)), torch.ones(len(outlier))])
+    return float(roc_auc_score(labels.numpy(), (-torch.cat([inlier, outlier]).double()).numpy()))
 
 
 def quality(args) -> tuple[list[tuple], list[str]]:

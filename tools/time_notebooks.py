@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import build_site as site  # noqa: E402 - tools/build_site.py: the one place that executes a notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,35 +39,29 @@ def main(argv=None) -> int:
     ap.add_argument("notebooks", nargs="+", type=Path)
     ap.add_argument("--profile", choices=("fast", "full"), required=True)
     ap.add_argument("--executed", type=Path, help="folder for the executed copies")
-    ap.add_argument("--timeout", type=int, default=7200, help="seconds per cell")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "notebook_times.json")
     args = ap.parse_args(argv)
-    os.environ["COURSE_PROFILE"] = args.profile
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    os.environ.setdefault("COURSE_PROGRESS", "0")
     executed = args.executed or ROOT / "build" / "executed" / args.profile
     executed.mkdir(parents=True, exist_ok=True)
     table = json.loads(args.out.read_text()) if args.out.exists() else {}
     failed = 0
     for path in args.notebooks:
         path = path.resolve()
-        nb = nbformat.read(path, as_version=4)
         entry = {
             "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "cache_before": cache_state(),
             "load_average_before": [round(x, 2) for x in os.getloadavg()],
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         }
-        t0 = time.perf_counter()
         try:
-            NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            nb, seconds = site.execute(path, args.profile)  # a fresh kernel, as the website build runs it
             entry["ok"] = True
-        except Exception as e:  # noqa: BLE001 - record the failure and go on with the next notebook
+        except site.SiteError as e:  # record the failure and go on with the next notebook
+            nb, seconds = nbformat.read(path, as_version=4), float("nan")
             entry["ok"] = False
-            entry["error"] = f"{type(e).__name__}: {str(e)[-500:]}"
+            entry["error"] = str(e)[-500:]
             failed += 1
-        entry["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        entry["wall_seconds"] = round(seconds, 1)
         entry["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         nbformat.write(nb, executed / path.name)
         key = f"{path.parent.name}/{path.name}"
