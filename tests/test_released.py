@@ -117,12 +117,14 @@ def test_a_release_that_does_not_fit_your_model_trains_instead_with_a_warning(re
     assert calls == [1]
 
 
-@pytest.mark.parametrize("name", ["ae", "dae", "vae"])
+@pytest.mark.parametrize("name", ["ae", "dae", "vae", "simclr", "mae"])
 def test_the_shipped_checkpoints_verify_and_load_in_their_notebooks_calls(name, tmp_cache, monkeypatch):
-    """What COURSE_CHECKPOINTS=released does in notebooks 02 and 03: the released model, no training."""
+    """What COURSE_CHECKPOINTS=released does in notebooks 02-05: the released model, no training."""
     from conftest import ROOT
+    from course_utils import capstone as cs
     from course_utils.assign import solution_namespace
     from course_utils.models import MLPVAE
+    from course_utils.simclr import SimCLRModel
 
     if not released.is_released(name):
         pytest.skip(f"{name} is not released")
@@ -130,6 +132,11 @@ def test_the_shipped_checkpoints_verify_and_load_in_their_notebooks_calls(name, 
     assert entry["bytes"] <= released.MAX_BYTES and entry["metrics"] and entry["hardware"]
     if name == "vae":
         build = lambda cfg: MLPVAE(cfg["latent_dim"])  # noqa: E731 - notebook 03's make()
+    elif name == "simclr":
+        build = lambda cfg: SimCLRModel(width=cfg["width"])  # noqa: E731 - notebook 04's build()
+    elif name == "mae":
+        code = cs.load_your_code("05_mae", ROOT / "solutions")
+        build = lambda cfg: cs.build_mae(code, cfg["seed"])  # noqa: E731 - notebook 05's build_mae()
     else:
         Autoencoder = solution_namespace(ROOT / "solutions" / "02_autoencoders.ipynb")["Autoencoder"]  # noqa: N806
         build = lambda cfg: Autoencoder(cfg["latent_dim"])  # noqa: E731 - notebook 02's build()

@@ -3,13 +3,15 @@
     COURSE_CACHE=/tmp/fullcache python tools/time_notebooks.py --profile full solutions/0[2-5]_*.ipynb
     COURSE_CACHE=/tmp/fullcache python tools/release_checkpoints.py            # all five
     COURSE_CACHE=/tmp/fullcache python tools/release_checkpoints.py simclr mae
+    python tools/release_checkpoints.py simclr --from simclr=/tmp/simclr_long.pt   # tools/train_released_simclr.py
 
 Each model is taken from the checkpoint cache that the notebooks filled (the full profile's configuration:
 60,000 training images) and released whole, so that notebooks 02-05 load it with ``COURSE_CHECKPOINTS=released``
 (notebook 06 takes the encoder out). It is probed on the full test set (a linear probe on all 60,000 labels, the
 course's ``linear_probe``) and written to ``course_utils/released/`` with its manifest entry (configuration, dataset,
 seed, metrics, sha256, training time, hardware). The training time and hardware are those of the run that
-trained it; nothing is trained here.
+trained it; nothing is trained here. ``--from NAME=FILE`` takes that model from a checkpoint file of the same
+format instead of the cache (the longer GPU-trained SimCLR of ``tools/train_released_simclr.py``).
 """
 
 from __future__ import annotations
@@ -55,8 +57,17 @@ def find(prefix: str, want: dict) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", default=["ae", "dae", "vae", "simclr", "mae"])
-    ap.add_argument("--hardware", help="where the notebooks ran (default: this machine)")
+    ap.add_argument("--hardware", help="where the notebooks ran (default: the file's own record, else this machine)")
+    ap.add_argument("--from", dest="sources", action="append", default=[], metavar="NAME=FILE",
+                    help="take NAME's model from this checkpoint file instead of the cache")
+    ap.add_argument("--released-dir", type=Path, default=None, help="where to write (default: course_utils/released)")
     args = ap.parse_args(argv)
+    sources = {}
+    for item in args.sources:
+        name, sep, file = item.partition("=")
+        if not sep or not Path(file).is_file():
+            raise SystemExit(f"--from wants NAME=FILE with an existing file, got {item!r}")
+        sources[name] = Path(file)
     train, test = load_fashion_mnist(train=True), load_fashion_mnist(train=False)
     if train.source != "Fashion-MNIST" and "Fashion-MNIST" not in str(train.source):
         print(f"note: the data source is {train.source}")
@@ -70,19 +81,25 @@ def main(argv=None) -> int:
 
     ns02 = solution_namespace(ROOT / "solutions" / "02_autoencoders.ipynb") if {"ae", "dae"} & set(args.names) else {}
     for name in args.names:
+        payload = None
+        if name in sources:
+            payload = torch.load(sources[name], map_location="cpu", weights_only=True)
+            print(f"{name}: {sources[name]}, trained in {payload.get('train_seconds', 0):.0f} s")
+            if payload.get("name") not in (name, None) and not (name == "vae" and payload["name"] == "vae_bernoulli"):
+                raise SystemExit(f"{sources[name]} holds a {payload.get('name')!r} model, not {name!r}")
         if name in ("ae", "dae"):
             corruption = {"noise_std": 0.4, "mask_prob": 0.0} if name == "dae" else None  # 02's Gaussian-noise DAE
-            payload = find(name, {"latent_dim": 32, "n_train": N_FULL, "corruption": corruption})
+            payload = payload or find(name, {"latent_dim": 32, "n_train": N_FULL, "corruption": corruption})
             module = ns02["Autoencoder"](32)
             kind = "autoencoder"
         elif name == "vae":
-            payload = find("vae_bernoulli", {"latent_dim": 20, "n_train": N_FULL})
+            payload = payload or find("vae_bernoulli", {"latent_dim": 20, "n_train": N_FULL})
             module, kind = MLPVAE(20), "mlp_vae"
         elif name == "simclr":
-            payload = find("simclr", {"n_train": N_FULL})
+            payload = payload or find("simclr", {"n_train": N_FULL})
             module, kind = SimCLRModel(width=payload["config"]["width"]), "simclr"
         elif name == "mae":
-            payload = find("mae", {"n_train": N_FULL, "mask_ratio": 0.75})
+            payload = payload or find("mae", {"n_train": N_FULL, "mask_ratio": 0.75})
             module, kind = cs.build_mae(cs.load_your_code("05_mae", ROOT / "solutions")), "mae"
         else:
             raise SystemExit(f"unknown name {name!r}: use ae, dae, vae, simclr, mae")
@@ -96,7 +113,7 @@ def main(argv=None) -> int:
         entry = release_checkpoint(
             name, module, config, metrics={"linear_probe_all_labels": probe(features)},
             history=payload.get("history"), train_seconds=payload.get("train_seconds", 0.0),
-            hardware=args.hardware or hardware_description(),
+            hardware=args.hardware or payload.get("hardware") or hardware_description(), directory=args.released_dir,
         )
         print(f"  released {entry['file']}: {entry['bytes'] / 1e6:.2f} MB, sha256 {entry['sha256'][:12]}...")
     return 0
