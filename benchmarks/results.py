@@ -189,8 +189,26 @@ def throughput(args) -> list[tuple]:
     return rows
 
 
+def gpu_lines() -> list[str]:
+    """The recorded GPU run (``benchmarks/results/gpu_run.json``, from ``tools/gpu_full_run.sh``): absolute times."""
+    path = RESULTS / "gpu_run.json"
+    if not path.exists():
+        return []
+    r = json.loads(path.read_text())
+    lines = ["", f"GPU figures, absolute ({r['device']}, {r['date']}; `{path.relative_to(ROOT)}`). {r['sharing']}", "",
+             "| full profile | wall time | note |", "|---|---|---|"]
+    for nb, e in r["notebooks_full_profile_seconds"].items():
+        wall = f"{e['wall_seconds'] / 60:.1f} min" if e.get("wall_seconds") else "-"
+        lines.append(f"| `{nb}` | {wall} | {e.get('note', '')} |")
+    t = r["simclr_release_training"]
+    lines += ["", f"Released SimCLR (`{t['script']}`): {t['epochs']} epochs in {t['train_seconds']:.0f} s, "
+              f"median {t['images_per_second_median']:,} training images/s ({t['epoch_seconds_median']} s per epoch); "
+              f"linear probe {t['linear_probe_all_labels']}, 20-NN {t['knn20']}."]
+    return lines
+
+
 def recorded() -> list[str]:
-    lines = []
+    lines = gpu_lines()
     times = RESULTS / "notebook_times.json"
     if times.exists():
         lines += ["", "Notebook wall times (`tools/time_notebooks.py`; an empty cache trains everything):", "",
@@ -260,7 +278,7 @@ def main(argv=None) -> int:
         r = readme.read_text()
         t_head = ["", "Throughput" + (" (recorded earlier by the throughput scripts)" if args.skip_throughput else "")
                   + ":", ""]
-        block = "\n".join(body[:1] + [""] + table(q_rows) + (t_head + table(t_rows) if t_rows else []))
+        block = "\n".join(body[:1] + [""] + table(q_rows) + (t_head + table(t_rows) if t_rows else []) + gpu_lines())
         readme.write_text(r[: r.index(BEGIN) + len(BEGIN)] + "\n" + block + "\n" + r[r.index(END):])
         print("updated the README's results block")
     return 0
