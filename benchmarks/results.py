@@ -117,6 +117,17 @@ def quality(args) -> tuple[list[tuple], list[str]]:
         rows.append((f"released {name!r} ({entry['hardware'].split(',')[0]})", label, f"{acc:.4f}",
                      f"{acc - baseline[name]:+.4f} vs {base_name[name]}", f"{s:.0f} s"))
 
+    if is_released("supervised"):  # notebook 02's supervised baseline: a classifier, so its own test accuracy
+        payload, entry = load_released("supervised")
+        net = cs.load_your_code("02_autoencoders", ROOT / "solutions").namespace["SupervisedNet"]()  # not an exercise
+        net.load_state_dict(payload["state_dict"])
+        with torch.no_grad():
+            acc = (net.eval()(Xte).argmax(1) == yte).double().mean().item()
+        rows.append((f"released 'supervised' ({entry['hardware'].split(',')[0]})", "f_V + g_W trained on every "
+                     "label, test acc.", f"{acc:.4f}", f"{acc - acc_raw:+.4f} vs raw pixels + linear", ""))
+    else:
+        notes.append("`supervised` is not released yet: run tools/release_checkpoints.py after a full-profile run.")
+
     if is_released("vae"):
         ns = solution_namespace(ROOT / "solutions" / "03_vae.ipynb")
         payload, _ = load_released("vae")

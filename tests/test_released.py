@@ -117,7 +117,7 @@ def test_a_release_that_does_not_fit_your_model_trains_instead_with_a_warning(re
     assert calls == [1]
 
 
-@pytest.mark.parametrize("name", ["ae", "dae", "vae", "simclr", "mae"])
+@pytest.mark.parametrize("name", ["ae", "dae", "vae", "simclr", "mae", "supervised"])
 def test_the_shipped_checkpoints_verify_and_load_in_their_notebooks_calls(name, tmp_cache, monkeypatch):
     """What COURSE_CHECKPOINTS=released does in notebooks 02-05: the released model, no training."""
     from conftest import ROOT
@@ -137,6 +137,9 @@ def test_the_shipped_checkpoints_verify_and_load_in_their_notebooks_calls(name, 
     elif name == "mae":
         code = cs.load_your_code("05_mae", ROOT / "solutions")
         build = lambda cfg: cs.build_mae(code, cfg["seed"])  # noqa: E731 - notebook 05's build_mae()
+    elif name == "supervised":
+        SupervisedNet = cs.load_your_code("02_autoencoders", ROOT / "solutions").namespace["SupervisedNet"]  # noqa: N806
+        build = lambda cfg: SupervisedNet()  # noqa: E731 - notebook 02's train_supervised build()
     else:
         Autoencoder = solution_namespace(ROOT / "solutions" / "02_autoencoders.ipynb")["Autoencoder"]  # noqa: N806
         build = lambda cfg: Autoencoder(cfg["latent_dim"])  # noqa: E731 - notebook 02's build()

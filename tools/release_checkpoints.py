@@ -1,15 +1,16 @@
-"""Release the encoders of a ``full``-profile run of notebooks 02-05 (maintainers).
+"""Release the models of a ``full``-profile run of notebooks 02-05 (maintainers).
 
     COURSE_CACHE=/tmp/fullcache python tools/time_notebooks.py --profile full solutions/0[2-5]_*.ipynb
-    COURSE_CACHE=/tmp/fullcache python tools/release_checkpoints.py            # all five
+    COURSE_CACHE=/tmp/fullcache python tools/release_checkpoints.py            # all six
     COURSE_CACHE=/tmp/fullcache python tools/release_checkpoints.py simclr mae
     python tools/release_checkpoints.py simclr --from simclr=/tmp/simclr_long.pt   # tools/train_released_simclr.py
 
 Each model is taken from the checkpoint cache that the notebooks filled (the full profile's configuration:
 60,000 training images) and released whole, so that notebooks 02-05 load it with ``COURSE_CHECKPOINTS=released``
-(notebook 06 takes the encoder out). It is probed on the full test set (a linear probe on all 60,000 labels, the
-course's ``linear_probe``) and written to ``course_utils/released/`` with its manifest entry (configuration, dataset,
-seed, metrics, sha256, training time, hardware). The training time and hardware are those of the run that
+(notebook 06 takes the encoder out): ae, dae, vae, simclr, mae, and notebook 02's supervised baseline. Each encoder
+is probed on the full test set (a linear probe on all 60,000 labels, the course's ``linear_probe``; the supervised
+model gives its own test accuracy) and written to ``course_utils/released/`` with its manifest entry
+(configuration, dataset, seed, metrics, sha256, training time, hardware). The training time and hardware are those of the run that
 trained it; nothing is trained here. ``--from NAME=FILE`` takes that model from a checkpoint file of the same
 format instead of the cache (the longer GPU-trained SimCLR of ``tools/train_released_simclr.py``).
 """
@@ -56,7 +57,7 @@ def find(prefix: str, want: dict) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("names", nargs="*", default=["ae", "dae", "vae", "simclr", "mae"])
+    ap.add_argument("names", nargs="*", default=["ae", "dae", "vae", "simclr", "mae", "supervised"])
     ap.add_argument("--hardware", help="where the notebooks ran (default: the file's own record, else this machine)")
     ap.add_argument("--from", dest="sources", action="append", default=[], metavar="NAME=FILE",
                     help="take NAME's model from this checkpoint file instead of the cache")
@@ -79,7 +80,8 @@ def main(argv=None) -> int:
         print(f"  linear probe, all 60,000 labels: {acc:.4f} ({time.perf_counter() - t0:.0f} s)")
         return round(acc, 4)
 
-    ns02 = solution_namespace(ROOT / "solutions" / "02_autoencoders.ipynb") if {"ae", "dae"} & set(args.names) else {}
+    ns02 = (solution_namespace(ROOT / "solutions" / "02_autoencoders.ipynb")
+            if {"ae", "dae"} & set(args.names) else {})
     for name in args.names:
         payload = None
         if name in sources:
@@ -101,17 +103,28 @@ def main(argv=None) -> int:
         elif name == "mae":
             payload = payload or find("mae", {"n_train": N_FULL, "mask_ratio": 0.75})
             module, kind = cs.build_mae(cs.load_your_code("05_mae", ROOT / "solutions")), "mae"
+        elif name == "supervised":  # notebook 02's supervised baseline f_V + g_W, trained on every label
+            payload = payload or find("supervised", {"n_labels": N_FULL, "n_train": N_FULL})
+            module = cs.load_your_code("02_autoencoders", ROOT / "solutions").namespace["SupervisedNet"]()  # a helper
+            kind = "classifier"
         else:
-            raise SystemExit(f"unknown name {name!r}: use ae, dae, vae, simclr, mae")
+            raise SystemExit(f"unknown name {name!r}: use ae, dae, vae, simclr, mae, supervised")
         module.load_state_dict(payload["state_dict"])
         module.eval()
         # the notebook's own configuration (so that its load_or_train(..., released=name) rebuilds the model),
         # and the kind, which tells notebook 06 how to take the features out
         config = dict(payload["config"], kind=kind)
-        features = {"ae": cs.as_mlp_encoder, "dae": cs.as_mlp_encoder, "vae": lambda m: cs.Encode(m, mean_only=True),
-                    "simclr": lambda m: m.f, "mae": Features}[name](module)
+        if name == "supervised":  # a classifier: its own test accuracy
+            with torch.no_grad():
+                acc = (module(test.images).argmax(1) == test.labels).double().mean().item()
+            print(f"  test accuracy: {acc:.4f}")
+            metrics = {"test_accuracy": round(acc, 4)}
+        else:
+            features = {"ae": cs.as_mlp_encoder, "dae": cs.as_mlp_encoder, "simclr": lambda m: m.f, "mae": Features,
+                        "vae": lambda m: cs.Encode(m, mean_only=True)}[name](module)
+            metrics = {"linear_probe_all_labels": probe(features)}
         entry = release_checkpoint(
-            name, module, config, metrics={"linear_probe_all_labels": probe(features)},
+            name, module, config, metrics=metrics,
             history=payload.get("history"), train_seconds=payload.get("train_seconds", 0.0),
             hardware=args.hardware or payload.get("hardware") or hardware_description(), directory=args.released_dir,
         )
