@@ -10,9 +10,9 @@ Each model is taken from the checkpoint cache that the notebooks filled (the ful
 (notebook 06 takes the encoder out): ae, dae, vae, simclr, mae, and notebook 02's supervised baseline. Each encoder
 is probed on the full test set (a linear probe on all 60,000 labels, the course's ``linear_probe``; the supervised
 model gives its own test accuracy) and written to ``course_utils/released/`` with its manifest entry
-(configuration, dataset, seed, metrics, sha256, training time, hardware). The training time and hardware are those of the run that
-trained it; nothing is trained here. ``--from NAME=FILE`` takes that model from a checkpoint file of the same
-format instead of the cache (the longer GPU-trained SimCLR of ``tools/train_released_simclr.py``).
+(configuration, dataset, seed, metrics, sha256, training time, hardware). The training time and hardware are
+those of the run that trained it; nothing is trained here. ``--from NAME=FILE`` takes that model from a checkpoint
+file of the same format instead of the cache (the longer GPU-trained SimCLR of ``tools/train_released_simclr.py``).
 """
 
 from __future__ import annotations
