@@ -121,8 +121,7 @@ def quality(args) -> tuple[list[tuple], list[str]]:
         payload, entry = load_released("supervised")
         net = cs.load_your_code("02_autoencoders", ROOT / "solutions").namespace["SupervisedNet"]()  # not an exercise
         net.load_state_dict(payload["state_dict"])
-        with torch.no_grad():
-            acc = (net.eval()(Xte).argmax(1) == yte).double().mean().item()
+        acc = cs.accuracy(net.eval(), Xte, yte)
         rows.append((f"released 'supervised' ({entry['hardware'].split(',')[0]})", "f_V + g_W trained on every "
                      "label, test acc.", f"{acc:.4f}", f"{acc - acc_raw:+.4f} vs raw pixels + linear", ""))
     else:

@@ -56,10 +56,10 @@ def main(argv=None) -> int:
         try:
             nb, seconds = site.execute(path, args.profile)  # a fresh kernel, as the website build runs it
             entry["ok"] = True
-        except site.SiteError as e:  # record the failure and go on with the next notebook
+        except Exception as e:  # noqa: BLE001 - a failing cell (SiteError), a dead kernel, a timeout: record it, go on
             nb, seconds = nbformat.read(path, as_version=4), float("nan")
             entry["ok"] = False
-            entry["error"] = str(e)[-500:]
+            entry["error"] = f"{type(e).__name__}: {e}"[-500:]
             failed += 1
         entry["wall_seconds"] = round(seconds, 1)
         entry["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
