@@ -217,8 +217,47 @@ def gpu_lines() -> list[str]:
     return lines
 
 
+def capstone_lines(released: dict) -> list[str]:
+    """Notebook 06's released runs (``tools/release_capstone.py``), with the metrics recorded at release."""
+    runs = {k: v for k, v in released.items() if v["config"].get("notebook") == "06_when_does_ssl_work"}
+    if not runs:
+        return []
+    hours = sum(v["train_seconds"] for v in runs.values()) / 3600
+    hardware = sorted({v["hardware"] for v in runs.values()})
+    lines = ["", f"Notebook 06's released runs ({len(runs)} checkpoints, `tools/release_capstone.py`; "
+             f"{sum(v['bytes'] for v in runs.values()) / 1e6:.1f} MB in float16; trained in {hours:.1f} h on "
+             f"{'; '.join(hardware)}). Metrics as recorded at release, on the 10,000 test images:", ""]
+    variants = sorted((v["config"]["variant"] for k, v in runs.items() if v["config"].get("kind") == "simclr"),
+                      key=lambda var: (not var[2:].isdigit(), int(var[2:]) if var[2:].isdigit() else 0, var))
+    if variants:
+        lines += ["| pretrained on | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+        for method in ("simclr", "ae"):
+            cells = [runs.get(f"{method}{v}", {}).get("metrics", {}).get("linear_probe_all_labels") for v in variants]
+            lines.append(f"| {method}, linear probe on all labels | " +
+                         " | ".join("-" if c is None else f"{c:.3f}" for c in cells) + " |")
+    groups: dict[tuple, list[float]] = {}
+    for k, v in runs.items():
+        c = v["config"]
+        if c.get("kind") in ("cnn_classifier", "vit_classifier"):
+            what = ("supervised CNN" if c["kind"] == "cnn_classifier" else "MAE fine-tuned") + \
+                f", {c['classes']} classes"
+            groups.setdefault((what, c["n"]), []).append(v["metrics"]["test_accuracy"])
+    if groups:
+        sizes = sorted({n for _, n in groups})
+        lines += ["", "| trained on labels | " + " | ".join(f"{n:,}" for n in sizes) + " |",
+                  "|---|" + "---|" * len(sizes)]
+        for what in sorted({w for w, _ in groups}):
+            cells = []
+            for n in sizes:
+                acc = torch.tensor(groups.get((what, n), []), dtype=torch.float64)
+                cells.append("-" if not len(acc) else f"{acc.mean():.3f}" +
+                             (f" ± {acc.std():.3f} ({len(acc)} seeds)" if len(acc) > 1 else ""))
+            lines.append(f"| {what}, test accuracy | " + " | ".join(cells) + " |")
+    return lines
+
+
 def recorded() -> list[str]:
-    lines = gpu_lines()
+    lines = gpu_lines() + capstone_lines(manifest())
     times = RESULTS / "notebook_times.json"
     if times.exists():
         lines += ["", "Notebook wall times (`tools/time_notebooks.py`; an empty cache trains everything):", "",
@@ -277,7 +316,7 @@ def main(argv=None) -> int:
         body += table(t_rows)
     if released:
         trained = [f"`{k}` trained {v['train_seconds'] / 60:.1f} min on {v['hardware']}"
-                   for k, v in sorted(released.items())]
+                   for k, v in sorted(released.items()) if v["config"].get("notebook") is None]
         body += ["", "Released checkpoints (`course_utils/released/manifest.json`): " + "; ".join(trained)]
     body += [f"- {n}" for n in notes]
     text = "# Results\n\n" + "\n".join(body + ["", "Recorded by other scripts:"] + recorded()) + "\n"

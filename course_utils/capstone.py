@@ -20,6 +20,7 @@ import ast
 import hashlib
 import importlib
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,15 +281,50 @@ def train_mae(code: YourCode, X, *, epochs, batch_size, mask_ratio=0.75, seed=0,
     return load_or_train(name, config, lambda cfg: build_mae(code, seed), train, verbose=False)
 
 
+def classifier_release_name(prefix: str, config: dict) -> str:
+    """The released name of one run of :func:`train_classifier`: ``<prefix>-<classes>class-n<labels>-s<seed>``
+    (``supervised-cnn-10class-n100-s0``: the supervised CNN on 100 labels of the 10-class task, seed 0)."""
+    return f"{prefix}-{config['classes']}class-n{config['n']}-s{config['seed']}"
+
+
+# what must agree for a released classifier to stand for a run (the code digest of the key does not: any code that
+# passes the checks builds the same network)
+_RUN_FIELDS = ("n", "labels", "data", "epochs", "batch_size", "lr", "weight_decay", "seed", "classes")
+
+
+def _same_run(released_config: dict, config: dict) -> bool:
+    def key(c):
+        return {k: v for k, v in (c.get("key") or {}).items() if k != "code"}
+
+    return all(released_config.get(f) == config[f] for f in _RUN_FIELDS) and key(released_config) == key(config)
+
+
 def train_classifier(make: Callable[[], Classifier], X, y, *, steps, batch_size=64, lr=1e-3, weight_decay=0.05,
-                     seed=0, device=None, name="capstone-classifier", key: dict | None = None) -> Classifier:
+                     seed=0, device=None, name="capstone-classifier", key: dict | None = None,
+                     released: str | None = None) -> Classifier:
     """Train ``make()`` with cross-entropy on ``(X, y)`` for about ``steps`` steps (AdamW, warmup + cosine):
-    the supervised CNN from scratch, or an MAE encoder fine-tuned. ``key`` identifies the starting weights."""
+    the supervised CNN from scratch, or an MAE encoder fine-tuned. ``key`` identifies the starting weights.
+
+    ``released`` (a prefix such as ``"supervised-cnn"``) loads the course's released run of this very
+    configuration instead (:func:`classifier_release_name`; same images, labels, seed and budget), when the course
+    ships one; otherwise the run comes from the cache or is trained, as without it."""
     batch_size = min(batch_size, len(X))
     epochs = epochs_for(steps, len(X), batch_size)
     config = {"n": len(X), "labels": _fingerprint(y), "data": _fingerprint(X), "epochs": epochs,
               "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed, "key": key or {},
               "classes": int(y.max()) + 1}
+    if released is not None and is_released(classifier_release_name(released, config)):
+        payload, _ = load_released(classifier_release_name(released, config))  # sha256 verified
+        if _same_run(payload["config"], config):
+            model = make()
+            try:
+                mine = model.state_dict()
+                model.load_state_dict({k: v.to(mine[k].dtype) for k, v in payload["state_dict"].items()})
+            except (KeyError, RuntimeError) as e:  # a network of another shape: train it instead
+                warnings.warn(f"The released run {classifier_release_name(released, config)!r} does not fit this "
+                              f"network ({type(e).__name__}: {str(e)[:120]}); training it instead.")
+            else:
+                return model.eval()
 
     def train(model):
         total = epochs * math.ceil(len(X) / batch_size)
@@ -327,19 +363,26 @@ def use_released(prefer: bool) -> bool:
     return mode == "released" or (mode == "auto" and prefer)
 
 
-def released_features(name: str, code: YourCode | None = None, directory: Path | None = None
+def released_features(name: str, code: YourCode | None = None, directory: Path | None = None, data=None
                       ) -> tuple[nn.Module, dict] | None:
     """The feature module of the released checkpoint ``name`` and its manifest entry, or ``None`` when the course
-    releases none (an MAE is built from your notebook 05 functions, so it needs ``code`` ready)."""
+    releases none (an MAE is built from your notebook 05 functions, so it needs ``code`` ready).
+
+    ``data``: the images the model should have been pretrained on. A release that records other images (another
+    dataset, another subset) is not used for them (``None`` is returned)."""
     if not is_released(name, directory):
         return None
     payload, entry = load_released(name, directory)
     cfg = payload["config"]
+    if data is not None and cfg.get("data") not in (None, _fingerprint(data)):
+        return None
     kind = cfg.get("kind")
     state = payload["state_dict"]
     if kind == "autoencoder":  # notebook 02's Autoencoder, whole: keep its encoder in a fixed layout
         module = mlp_encoder(cfg["latent_dim"], cfg.get("hidden_dim", 256))
         state = autoencoder_encoder_state(state, cfg["latent_dim"], cfg.get("hidden_dim", 256))
+    elif kind == "mlp_encoder":  # an autoencoder's encoder alone, already in the fixed layout (06's variants)
+        module = mlp_encoder(cfg["latent_dim"], cfg.get("hidden_dim", 256))
     elif kind == "mlp_vae":
         module = MLPVAE(cfg["latent_dim"])
     elif kind == "simclr":  # SimCLRModel, whole: keep f
@@ -382,6 +425,6 @@ def autoencoder_encoder_state(state: dict, latent_dim: int = 32, hidden_dim: int
 __all__ = [
     "METHODS", "COARSE_GROUPS", "coarse_labels", "YourCode", "load_your_code", "Encode", "mlp_encoder",
     "as_mlp_encoder", "autoencoder_encoder_state", "Classifier", "epochs_for", "train_autoencoder", "train_vae",
-    "train_simclr", "build_mae", "train_mae", "train_classifier", "accuracy", "use_released", "released_features",
-    "History",
+    "train_simclr", "build_mae", "train_mae", "classifier_release_name", "train_classifier", "accuracy",
+    "use_released", "released_features", "History",
 ]

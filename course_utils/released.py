@@ -163,12 +163,13 @@ def main() -> int:
         print("No released checkpoints yet (course_utils/released/manifest.json is empty or missing).")
         return 0
     bad = 0
+    width = max(len(name) for name in table)
     for name, e in sorted(table.items()):
         path = RELEASED_DIR / e["file"]
         ok = path.exists() and sha256_of(path) == e["sha256"]
         bad += not ok
         metrics = ", ".join(f"{k} {v}" for k, v in e.get("metrics", {}).items())
-        print(f"{name:>8}: {e['bytes'] / 1e6:5.2f} MB  sha256 {'ok' if ok else 'MISMATCH or missing'}  "
+        print(f"{name:>{width}}: {e['bytes'] / 1e6:5.2f} MB  sha256 {'ok' if ok else 'MISMATCH or missing'}  "
               f"trained {e['train_seconds'] / 60:.1f} min on {e['hardware']}  {metrics}")
     return 1 if bad else 0
 

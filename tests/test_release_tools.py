@@ -1,11 +1,13 @@
-"""The maintainers' release path for SimCLR, end to end at toy size: tools/train_released_simclr.py trains (notebook
+"""The maintainers' release paths. SimCLR end to end at toy size: tools/train_released_simclr.py trains (notebook
 04's solution functions, a deadline that re-plans the schedule), tools/release_checkpoints.py --from releases the
-file, and the release loads where notebooks 04 and 06 load it."""
+file, and the release loads where notebooks 04 and 06 load it. Notebook 06's own runs (tools/release_capstone.py):
+the full profile finds a release of every run it would train."""
 
 import json
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from conftest import ROOT
@@ -60,3 +62,45 @@ def test_release_from_a_file_refuses_a_missing_file_or_another_model(tmp_path):
                           "--released-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode != 0 and "not 'simclr'" in run.stderr
     assert not (tmp_path / "manifest.json").exists()  # nothing written
+
+
+def test_notebook_06_full_profile_finds_a_release_for_every_run_it_would_train(tmp_cache, monkeypatch):
+    """The full profile of notebook 06 runs from released checkpoints: for every pretraining variant and every
+    supervised / fine-tuning run, the notebook's own functions (read as tools/release_capstone.py reads them) find
+    a release of that very run, train nothing, and reproduce the accuracy its manifest records."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import release_capstone as rc
+
+    from course_utils.released import is_released
+
+    if not is_released("simclr-n60000"):
+        pytest.skip("notebook 06's runs are not released")
+    monkeypatch.setenv("COURSE_PROFILE", "full")  # the script sets it; this restores it afterwards
+    ns = rc.notebook_namespace("full")
+    if "Fashion-MNIST" not in str(ns["course"].load_data(train=True).source):
+        pytest.skip("the releases were trained on Fashion-MNIST, which is not installed here")
+    ns["PREFER_RELEASED"] = ns["RELEASED_RUNS"] = True
+    monkeypatch.setenv("COURSE_CHECKPOINTS", "auto")
+    for method in rc.RELEASE_AS:
+        for variant, X, kw in rc.variants(ns):
+            module, where = ns["pretrained"](method, X, variant, **kw)
+            assert where == f"released '{rc.RELEASE_AS[method]}{variant}'", (method, variant, where)
+    ns["encoders"], ns["sources"] = {}, {}
+    ns["encoders"]["MAE"], ns["sources"]["MAE"] = ns["pretrained"]("MAE", ns["X_pre"])
+    table = manifest()
+    yc_pool, yc_test = cs.coarse_labels(ns["y_pool"]), cs.coarse_labels(ns["y_test"])
+    all_labels = ns["subsets"](None)[0]
+    runs = {  # run -> (name, accuracy): the all-label runs and one few-label run of each kind
+        "supervised-cnn-10class-n60000-s0": lambda: ns["supervised_accuracy"](all_labels, 0),
+        "mae-finetuned-10class-n60000-s0": lambda: ns["finetuned_mae_accuracy"](all_labels, 0),
+        "supervised-cnn-4class-n100-s2": lambda: ns["supervised_accuracy"](ns["subsets"](10)[2], 2, yc_pool, yc_test),
+        "mae-finetuned-10class-n10-s1": lambda: ns["finetuned_mae_accuracy"](ns["subsets"](1)[1], 1),
+    }
+    for name, run in runs.items():
+        assert abs(run() - table[name]["metrics"]["test_accuracy"]) < 1e-4, name
+    for pc in ns["PER_CLASS"]:
+        for seed, idx in zip(ns["SEEDS"], ns["subsets"](pc)):
+            for prefix in ("supervised-cnn", "mae-finetuned"):
+                entry = table[f"{prefix}-10class-n{len(idx)}-s{seed}"]
+                assert entry["config"]["labels"] == cs._fingerprint(ns["y_pool"][idx])
+    assert not (tmp_cache / "checkpoints").exists() or not list((tmp_cache / "checkpoints").iterdir())  # no training

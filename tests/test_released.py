@@ -149,3 +149,60 @@ def test_the_shipped_checkpoints_verify_and_load_in_their_notebooks_calls(name, 
     assert len(history) == entry["config"]["epochs"]
     payload, _ = load_released(name)
     assert all(torch.equal(v, payload["state_dict"][k]) for k, v in model.state_dict().items())
+
+
+def test_a_released_classifier_run_stands_only_for_the_same_run(release_dir, tmp_cache):
+    """Notebook 06's supervised and fine-tuning runs: ``train_classifier(..., released=prefix)`` loads the release
+    of exactly this run (same images, labels, seed, budget) and trains anything else."""
+    from course_utils import capstone as cs
+
+    torch.manual_seed(0)
+    X, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 4
+
+    def make():
+        return cs.Classifier(nn.Sequential(nn.Flatten(), nn.Linear(784, 8)), 8, 4)
+
+    trained = cs.train_classifier(make, X, y, steps=4, batch_size=20, seed=0, name="toy")
+    (path,) = (tmp_cache / "checkpoints").glob("toy-*.pt")
+    payload = torch.load(path, weights_only=True)
+    name = cs.classifier_release_name("toy-cnn", payload["config"])
+    assert name == "toy-cnn-4class-n40-s0"
+    release_checkpoint(name, trained, dict(payload["config"], kind="cnn_classifier"), metrics={"test_accuracy": 0.5},
+                       train_seconds=1.0, directory=release_dir, half=True)
+    path.unlink()
+
+    got = cs.train_classifier(make, X, y, steps=4, batch_size=20, seed=0, name="toy", released="toy-cnn")
+    assert not list((tmp_cache / "checkpoints").glob("toy-*.pt"))  # loaded, not trained
+    assert all(torch.allclose(v, trained.state_dict()[k], atol=1e-3) for k, v in got.state_dict().items())
+    assert got.head.weight.dtype == torch.float32
+
+    # another seed, other labels, a longer budget, or other starting weights: trained, not the release
+    for change in ({"seed": 1}, {"y": (torch.arange(40) + 1) % 4}, {"steps": 8}, {"key": {"from": "elsewhere"}}):
+        kw = {"steps": 4, "seed": 0, "y": y} | change
+        y_run = kw.pop("y")
+        cs.train_classifier(make, X, y_run, batch_size=20, name="toy", released="toy-cnn", **kw)
+    assert len(list((tmp_cache / "checkpoints").glob("toy-*.pt"))) == 4
+
+
+def test_a_released_encoder_is_not_used_for_other_images(release_dir):
+    from course_utils import capstone as cs
+
+    X = torch.rand(30, 1, 28, 28)
+    enc = cs.mlp_encoder(4, 16)
+    release_checkpoint("enc-n30", enc, {"kind": "mlp_encoder", "latent_dim": 4, "hidden_dim": 16,
+                                        "data": cs._fingerprint(X)}, metrics={}, train_seconds=1.0,
+                       directory=release_dir)
+    module, _ = cs.released_features("enc-n30", data=X)
+    x = torch.rand(3, 1, 28, 28)
+    assert torch.allclose(module(x), enc(x))
+    assert cs.released_features("enc-n30", data=X[:20]) is None  # pretrained on other images: not these
+    assert cs.released_features("enc-n30") is not None  # no images named: the release itself
+
+
+@pytest.mark.parametrize("name", sorted(released.manifest()))
+def test_every_shipped_checkpoint_matches_its_manifest_entry(name):
+    entry = released.manifest()[name]
+    path = released.RELEASED_DIR / entry["file"]
+    assert path.stat().st_size == entry["bytes"] <= released.MAX_BYTES
+    assert released.sha256_of(path) == entry["sha256"]
+    assert entry["metrics"] and entry["hardware"] and entry["config"].get("kind")
