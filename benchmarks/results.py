@@ -327,7 +327,8 @@ def main(argv=None) -> int:
         r = readme.read_text()
         t_head = ["", "Throughput" + (" (recorded earlier by the throughput scripts)" if args.skip_throughput else "")
                   + ":", ""]
-        block = "\n".join(body[:1] + [""] + table(q_rows) + (t_head + table(t_rows) if t_rows else []) + gpu_lines())
+        block = "\n".join(body[:1] + [""] + table(q_rows) + (t_head + table(t_rows) if t_rows else []) + gpu_lines()
+                          + capstone_lines(released))
         readme.write_text(r[: r.index(BEGIN) + len(BEGIN)] + "\n" + block + "\n" + r[r.index(END):])
         print("updated the README's results block")
     return 0
