@@ -95,6 +95,25 @@ def _notebook_path(notebook: str, folder: Path | None) -> Path | None:
     return None
 
 
+def run_definitions(nb, ns: dict, filename: str) -> str:
+    """Run a notebook's definitions (the grader's reader: imports, ``def``, ``class``, constants) in ``ns``, each
+    statement on its own; one that fails (it reads what only the running notebook has, or is broken) leaves its
+    name undefined. Returns a short hash of their source (a changed definition changes it)."""
+    from .grade.extract import definitions
+
+    h = hashlib.sha256()
+    for _, source, keep in definitions(nb).cells:
+        tree = ast.parse(source)
+        for j in keep:
+            stmt = ast.Module(body=[tree.body[j]], type_ignores=[])
+            h.update(ast.unparse(stmt).encode())
+            try:
+                exec(compile(stmt, filename, "exec"), ns)  # noqa: S102 - the notebook's own definitions
+            except Exception:  # noqa: BLE001, S110 - the caller checks for the names it needs
+                pass
+    return h.hexdigest()[:12]
+
+
 def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict | None = None) -> YourCode:
     """Read the definitions of ``<folder>/<notebook>.ipynb`` (default: the current folder, which is notebook 06's
     in Jupyter, else the course's ``notebooks/``) and run that notebook's checks on each exercise.
@@ -103,8 +122,6 @@ def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict 
     ``extra`` adds names the definitions may read at call time (``device``, say).
     """
     import nbformat
-
-    from .grade.extract import definitions
 
     checks = importlib.import_module(f"course_utils.checks.{CHECK_MODULES[notebook]}")
     exercises = sorted(n[len("check_"):] for n in dir(checks) if n.startswith("check_"))
@@ -115,20 +132,11 @@ def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict 
         status = {n: f"{notebook}.ipynb was not found next to this notebook" for n in exercises}
         return YourCode(notebook, None, ns, status, "none")
     try:
-        defs = definitions(nbformat.read(path, as_version=4))
+        nb = nbformat.read(path, as_version=4)
     except Exception as e:  # noqa: BLE001 - an unreadable notebook is reported, not raised
         status = {n: f"{path.name} could not be read ({type(e).__name__}: {e})" for n in exercises}
         return YourCode(notebook, path, ns, status, "unreadable")
-    h = hashlib.sha256()
-    for _, source, keep in defs.cells:
-        tree = ast.parse(source)
-        for j in keep:
-            stmt = ast.Module(body=[tree.body[j]], type_ignores=[])
-            h.update(ast.unparse(stmt).encode())
-            try:
-                exec(compile(stmt, f"{path.name}", "exec"), ns)  # noqa: S102 - the student's own definitions
-            except Exception:  # noqa: BLE001, S110 - a broken statement leaves its name undefined; the check says so
-                pass
+    digest = run_definitions(nb, ns, path.name)
     status = {}
     for name in exercises:
         if name not in ns:
@@ -141,7 +149,7 @@ def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict 
         else:
             why = f"`{name}` in {path.name} does not pass check_{name} yet (run that notebook's check cell)"
         status[name] = "ok" if ok else why
-    return YourCode(notebook, path, ns, status, h.hexdigest()[:12])
+    return YourCode(notebook, path, ns, status, digest)
 
 
 # ---------------------------------------------------------------------------------------------- modules
@@ -313,15 +321,16 @@ def train_classifier(make: Callable[[], Classifier], X, y, *, steps, batch_size=
     config = {"n": len(X), "labels": _fingerprint(y), "data": _fingerprint(X), "epochs": epochs,
               "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed, "key": key or {},
               "classes": int(y.max()) + 1}
-    if released is not None and is_released(classifier_release_name(released, config)):
-        payload, _ = load_released(classifier_release_name(released, config))  # sha256 verified
+    release = classifier_release_name(released, config) if released is not None else None
+    if release is not None and is_released(release):
+        payload, _ = load_released(release)  # sha256 verified
         if _same_run(payload["config"], config):
             model = make()
             try:
                 mine = model.state_dict()
                 model.load_state_dict({k: v.to(mine[k].dtype) for k, v in payload["state_dict"].items()})
             except (KeyError, RuntimeError) as e:  # a network of another shape: train it instead
-                warnings.warn(f"The released run {classifier_release_name(released, config)!r} does not fit this "
+                warnings.warn(f"The released run {release!r} does not fit this "
                               f"network ({type(e).__name__}: {str(e)[:120]}); training it instead.")
             else:
                 return model.eval()
@@ -423,8 +432,8 @@ def autoencoder_encoder_state(state: dict, latent_dim: int = 32, hidden_dim: int
 
 
 __all__ = [
-    "METHODS", "COARSE_GROUPS", "coarse_labels", "YourCode", "load_your_code", "Encode", "mlp_encoder",
-    "as_mlp_encoder", "autoencoder_encoder_state", "Classifier", "epochs_for", "train_autoencoder", "train_vae",
-    "train_simclr", "build_mae", "train_mae", "classifier_release_name", "train_classifier", "accuracy",
+    "METHODS", "COARSE_GROUPS", "coarse_labels", "YourCode", "run_definitions", "load_your_code", "Encode",
+    "mlp_encoder", "as_mlp_encoder", "autoencoder_encoder_state", "Classifier", "epochs_for", "train_autoencoder",
+    "train_vae", "train_simclr", "build_mae", "train_mae", "classifier_release_name", "train_classifier", "accuracy",
     "use_released", "released_features", "History",
 ]

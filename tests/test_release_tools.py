@@ -85,8 +85,7 @@ def test_notebook_06_full_profile_finds_a_release_for_every_run_it_would_train(t
         for variant, X, kw in rc.variants(ns):
             module, where = ns["pretrained"](method, X, variant, **kw)
             assert where == f"released '{rc.RELEASE_AS[method]}{variant}'", (method, variant, where)
-    ns["encoders"], ns["sources"] = {}, {}
-    ns["encoders"]["MAE"], ns["sources"]["MAE"] = ns["pretrained"]("MAE", ns["X_pre"])
+    rc.use_released_mae(ns)
     table = manifest()
     yc_pool, yc_test = cs.coarse_labels(ns["y_pool"]), cs.coarse_labels(ns["y_test"])
     all_labels = ns["subsets"](None)[0]

@@ -27,7 +27,6 @@ cache (``COURSE_CACHE``; use a fresh folder) as the notebook's run would leave t
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import sys
 import time
@@ -51,7 +50,6 @@ def notebook_namespace(profile: str) -> dict:
 
     from course_utils import capstone as cs
     from course_utils import setup_notebook
-    from course_utils.grade.extract import definitions
 
     os.environ["COURSE_PROFILE"] = profile
     course = setup_notebook(NOTEBOOK)
@@ -61,13 +59,7 @@ def notebook_namespace(profile: str) -> dict:
                 "device": course.device, "X_pool": train.images[: P.n_train], "y_pool": train.labels[: P.n_train],
                 "X_test": test.images[: P.n_test], "y_test": test.labels[: P.n_test],
                 "X_pre": train.images[: P.capstone_n_pretrain]}
-    for _, source, keep in definitions(nbformat.read(ROOT / "solutions" / f"{NOTEBOOK}.ipynb", as_version=4)).cells:
-        tree = ast.parse(source)
-        for j in keep:
-            try:  # as the grader does: a definition that reads what only the running notebook has is skipped
-                exec(compile(ast.Module(body=[tree.body[j]], type_ignores=[]), NOTEBOOK, "exec"), ns)  # noqa: S102
-            except NameError:
-                pass
+    cs.run_definitions(nbformat.read(ROOT / "solutions" / f"{NOTEBOOK}.ipynb", as_version=4), ns, NOTEBOOK)
     needed = ("pretrained", "low_resolution", "noisy", "subsets", "supervised_accuracy", "finetuned_mae_accuracy",
               "PER_CLASS", "SEEDS", "RELEASED_NAME", "WIDTH")
     if missing := [n for n in needed if n not in ns]:
@@ -96,14 +88,19 @@ def train_variants(ns: dict) -> list[tuple[str, str, object]]:
     return [(m, v, X) for m, v, X, _ in todo]
 
 
+def use_released_mae(ns: dict) -> None:
+    """The MAE that section 2 fine-tunes, taken as the notebook's full run takes it: the released one."""
+    prefer, ns["PREFER_RELEASED"] = ns["PREFER_RELEASED"], True
+    ns["encoders"], ns["sources"] = {}, {}
+    ns["encoders"]["MAE"], ns["sources"]["MAE"] = ns["pretrained"]("MAE", ns["X_pre"])
+    ns["PREFER_RELEASED"] = prefer
+
+
 def train_classifiers(ns: dict) -> None:
     """Sections 2 and 5 of the notebook: every supervised and fine-tuning run, on the notebook's label subsets."""
     from course_utils import capstone as cs
 
-    ns["PREFER_RELEASED"] = True  # the MAE that is fine-tuned is the released one, as in the notebook's full run
-    ns["encoders"], ns["sources"] = {}, {}
-    ns["encoders"]["MAE"], ns["sources"]["MAE"] = ns["pretrained"]("MAE", ns["X_pre"])
-    ns["PREFER_RELEASED"] = False
+    use_released_mae(ns)
     print(f"MAE for fine-tuning: {ns['sources']['MAE']}", flush=True)
     runs = [(pc, s, idx, None) for pc in ns["PER_CLASS"] for s, idx in zip(ns["SEEDS"], ns["subsets"](pc))]
     runs += [(10, s, idx, "coarse") for s, idx in zip(ns["SEEDS"], ns["subsets"](10))]
