@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -62,15 +63,27 @@ def _style_plots() -> None:
     )
 
 
-def setup_notebook(notebook: str, seed: int = 0, profile: str | None = None, device: str | None = None) -> Course:
+SEED_ENV_VAR = "COURSE_SEED"
+
+
+def setup_notebook(
+    notebook: str, seed: int | None = None, profile: str | None = None, device: str | None = None
+) -> Course:
     """Seed everything, choose the device, find the data, style the plots, and print one header.
 
     Args:
         notebook: the notebook's name, e.g. ``"01_jensen_elbo"``.
-        seed: the seed for Python, NumPy and torch.
+        seed: the seed for Python, NumPy and torch; default ``$COURSE_SEED``, else 0 (another seed shows how much a
+            trained result moves: ``benchmarks/stored_spread.py`` measures it).
         profile: ``"fast"`` or ``"full"``; default ``$COURSE_PROFILE``, else ``full``.
         device: e.g. ``"cpu"``; default ``$COURSE_DEVICE``, else cuda, then mps, then cpu.
     """
+    if seed is None:
+        raw = os.environ.get(SEED_ENV_VAR, "0").strip() or "0"
+        try:
+            seed = int(raw)
+        except ValueError:
+            raise ValueError(f"{SEED_ENV_VAR}={raw!r} is not a whole number. Unset it, or use e.g. {SEED_ENV_VAR}=1.")
     prof = get_profile(profile)
     dev = get_device(device)
     seed_everything(seed)
@@ -83,4 +96,44 @@ def setup_notebook(notebook: str, seed: int = 0, profile: str | None = None, dev
     return course
 
 
-__all__ = ["Course", "setup_notebook", "PROFILE_ENV_VAR"]
+class NotebookRunError(RuntimeError):
+    """A notebook raised while it ran top to bottom (the message ends with the failing cell's traceback)."""
+
+
+def execute_notebook(path, profile: str, env: dict | None = None, timeout: int = 1800):
+    """Run the notebook at ``path`` top to bottom in a fresh kernel, its folder as the working directory.
+
+    The kernel inherits ``COURSE_PROFILE=profile``, quiet progress, no downloads, and ``env`` (say, other CPU
+    kernels, a seed, a cache). Returns ``(executed notebook, seconds)``. The one place that executes a notebook
+    for the tools and benchmarks (the grader runs submissions its own, sandboxed way).
+    """
+    import time
+    from pathlib import Path
+
+    import nbclient
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    settings = dict(COURSE_PROFILE=profile, COURSE_PROGRESS="0", COURSE_DOWNLOAD="0", MPLBACKEND="Agg")
+    settings.update(env or {})
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update({k: str(v) for k, v in settings.items()})  # the kernel inherits them
+    nb = nbformat.read(str(path), as_version=4)
+    start = time.monotonic()
+    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        raise NotebookRunError(f"{path.name} failed while executing ({profile} profile):\n{str(e)[-3000:]}") from None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb, time.monotonic() - start
+
+
+__all__ = ["Course", "setup_notebook", "execute_notebook", "NotebookRunError", "PROFILE_ENV_VAR", "SEED_ENV_VAR"]

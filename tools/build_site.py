@@ -109,28 +109,12 @@ def describe(path: Path) -> Notebook:
 
 def execute(path: Path, profile: str) -> tuple[nbformat.NotebookNode, float]:
     """The solution notebook, run top to bottom in a fresh kernel (its folder as working directory)."""
-    import nbclient
-    from nbclient.exceptions import CellExecutionError
+    from course_utils.notebook import NotebookRunError, execute_notebook
 
-    env = dict(COURSE_PROFILE=profile, COURSE_PROGRESS="0", COURSE_DOWNLOAD="0", MPLBACKEND="Agg")
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits them
-    nb = nbformat.read(str(path), as_version=4)
-    start = time.monotonic()
-    client = nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
     try:
-        client.execute()
-    except CellExecutionError as e:
-        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        raise SiteError(f"{shown} failed while executing ({profile} profile):\n{str(e)[-3000:]}") from None
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return nb, time.monotonic() - start
+        return execute_notebook(path, profile)
+    except NotebookRunError as e:
+        raise SiteError(str(e)) from None
 
 
 def without_hidden_tests(nb) -> None:

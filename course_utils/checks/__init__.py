@@ -6,7 +6,8 @@ A check never raises. It prints one of
     [TODO] log_marginal: not done yet. Replace `raise NotImplementedError()` ...
     [FAIL] log_marginal: <what is wrong, and which mistake it looks like>
 
-and returns True or False. Expected values are stored (``checks/data/NN_*.json``), never computed
+and returns True or False. Expected values are stored (``stored_values/NN_*.cases.json``, read through
+:mod:`course_utils.stored`), never computed
 by a reference implementation, so nothing here gives an answer away. Later cells ask
 :func:`passed` whether they may use the student's function, or fall back to stored values.
 
@@ -15,12 +16,11 @@ One module per notebook: ``course_utils.checks.nb01`` and so on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from functools import cache
-from importlib import resources
 
 import torch
+
+from ..stored import stored_cases
 
 _RESULTS: dict[str, bool] = {}
 
@@ -98,36 +98,41 @@ def _run(name: str, fn, test) -> tuple[bool, str]:
 
 
 # ----------------------------------------------------------------------------- stored cases
-def _decode(obj):
-    if isinstance(obj, dict) and "__tensor__" in obj:
-        return torch.tensor(obj["__tensor__"], dtype=getattr(torch, obj.get("dtype", "float64")))
-    if isinstance(obj, dict):
-        return {k: _decode(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_decode(v) for v in obj]
-    return obj
+def run_cases(
+    notebook: str,
+    exercise: str,
+    fn,
+    shape: Callable[[dict], tuple] | None = None,
+    *,
+    hints: Callable[[dict], dict] | None = None,
+    nonfinite_hint: str = "",
+    call: Callable | None = None,
+    validate: Callable | None = None,
+    extra: Callable | None = None,
+    cases: list[dict] | None = None,
+) -> str:
+    """The one case loop of every check: each stored case -> call -> check the output -> compare.
 
-
-def encode(obj):
-    """Tensors to JSON-able dicts (used by the tools that store expected values)."""
-    if torch.is_tensor(obj):
-        t = obj.detach().cpu()
-        return {"__tensor__": t.tolist(), "dtype": str(t.dtype).removeprefix("torch.")}
-    if isinstance(obj, dict):
-        return {k: encode(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [encode(v) for v in obj]
-    return obj
-
-
-@cache
-def _load_json(notebook: str) -> str:
-    return resources.files("course_utils.checks").joinpath("data", f"{notebook}.json").read_text()
-
-
-def stored_cases(notebook: str, exercise: str) -> list[dict]:
-    """The stored cases for one exercise (fresh tensors on every call)."""
-    return _decode(json.loads(_load_json(notebook))[exercise]["cases"])
+    ``call(fn, case)`` calls the student's function (default: ``fn(**case["args"])``, which must not change its
+    arguments in place); ``validate(out, case)`` checks the output's type, shape and dtype (default: a tensor of
+    ``shape(case)``, with ``hints(case)`` for known wrong shapes, and the dtype of the first tensor argument);
+    ``extra(out, case)`` adds a check of its own. Returns the summary line
+    ``"N cases passed (largest error E, tolerance T)"``; a mismatch raises :class:`Mistake` naming the case.
+    """
+    cases = stored_cases(notebook, exercise) if cases is None else cases
+    worst = 0.0
+    for case in cases:
+        out = call(fn, case) if call is not None else call_unchanged(fn, **case["args"])
+        if validate is not None:
+            out = validate(out, case)
+        else:
+            like = next(v for v in case["args"].values() if torch.is_tensor(v))
+            out = expect_tensor(out, like, shape(case), hints(case) if hints else None)
+        worst = max(worst, expect_close(out, case, nonfinite_hint))
+        if extra is not None:
+            extra(out, case)
+    tol = max(c.get("atol", 1e-6) for c in cases)
+    return f"{len(cases)} cases passed (largest error {worst:.2g}, tolerance {tol:g})"
 
 
 # ----------------------------------------------------------------------------- assertions

@@ -9,43 +9,26 @@ the samples and their gradients, and estimates of log p(x) on small models whose
 
 from __future__ import annotations
 
-import json
 import math
 
 import torch
 
+from ..stored import load_cases
 from . import (
     Mistake,
-    _decode,
-    _load_json,
     call_unchanged,
-    expect_close,
     expect_tensor,
     missing,
     passed,
+    run_cases,
     run_check,
-    stored_cases,
 )
 
 NOTEBOOK = "03_vae"
 
 
-def _run_cases(exercise, fn, out_shape, shape_hints, nonfinite_hint="", extra=None) -> str:
-    worst = 0.0
-    cases = stored_cases(NOTEBOOK, exercise)
-    for case in cases:
-        args = case["args"]
-        out = call_unchanged(fn, **args)
-        first = next(iter(args.values()))
-        out = expect_tensor(out, first, out_shape(args), shape_hints(args))
-        worst = max(worst, expect_close(out, case, nonfinite_hint))
-        if extra is not None:
-            extra(out, case)
-    return f"{len(cases)} cases passed (largest error {worst:.2g}, tolerance {cases[0].get('atol', 1e-6):g})"
-
-
-def _per_row_hints(args):
-    n = next(iter(args.values())).shape[0]
+def _per_row_hints(case):
+    n = next(iter(case["args"].values())).shape[0]
     return {
         (): "Return one value per data point ([N]), not a single number for the batch.",
         (n, 1): "Drop the kept dimension: one number per data point, shape [N].",
@@ -129,8 +112,9 @@ def check_kl_standard_normal(kl_standard_normal, verbose: bool = True) -> bool:
             raise Mistake("a KL divergence is never negative; check the sign of each term.")
 
     def test(fn):
-        return _run_cases("kl_standard_normal", fn, lambda a: (a["mu"].shape[0],), _per_row_hints,
-                          "exp(logvar) overflows for large logvar only; check for log(0) or a division.", nonneg)
+        return run_cases(NOTEBOOK, "kl_standard_normal", fn, lambda c: (c["args"]["mu"].shape[0],),
+                         hints=_per_row_hints, extra=nonneg,
+                         nonfinite_hint="exp(logvar) overflows for large logvar only; check for log(0) or a division.")
 
     return run_check("kl_standard_normal", kl_standard_normal, test, verbose)
 
@@ -138,13 +122,13 @@ def check_kl_standard_normal(kl_standard_normal, verbose: bool = True) -> bool:
 def check_negative_elbo(negative_elbo, verbose: bool = True) -> bool:
     """``negative_elbo(x, x_logits, mu, logvar)``: the batch mean of -ELBO with a Bernoulli decoder (a scalar)."""
 
-    def hints(args):
-        n = args["x"].shape[0]
+    def hints(case):
+        n = case["args"]["x"].shape[0]
         return {(n,): "Average the per-image values over the batch: return a scalar."}
 
     def test(fn):
-        return _run_cases("negative_elbo", fn, lambda a: (), hints,
-                          "Use F.binary_cross_entropy_with_logits (stable for any logit), not log(sigmoid(...)).")
+        return run_cases(NOTEBOOK, "negative_elbo", fn, lambda c: (), hints=hints, nonfinite_hint=
+                         "Use F.binary_cross_entropy_with_logits (stable for any logit), not log(sigmoid(...)).")
 
     return run_check("negative_elbo", negative_elbo, test, verbose)
 
@@ -153,7 +137,7 @@ def check_gaussian_nll(gaussian_nll, verbose: bool = True) -> bool:
     """``gaussian_nll(x, x_mu, x_logvar)``: [N, ...] -> [N], -log N(x; x_mu, diag(exp(x_logvar)))."""
 
     def test(fn):
-        return _run_cases("gaussian_nll", fn, lambda a: (a["x"].shape[0],), _per_row_hints)
+        return run_cases(NOTEBOOK, "gaussian_nll", fn, lambda c: (c["args"]["x"].shape[0],), hints=_per_row_hints)
 
     return run_check("gaussian_nll", gaussian_nll, test, verbose)
 
@@ -183,7 +167,7 @@ class TinyLatentModel:
 
 
 def importance_cases() -> list[dict]:
-    raw = _decode(json.loads(_load_json(NOTEBOOK))["importance_sampled_log_likelihood"])
+    raw = load_cases(NOTEBOOK)["importance_sampled_log_likelihood"]
     for case in raw["cases"]:
         case["model"] = TinyLatentModel(**case["model"])
     return raw["cases"]

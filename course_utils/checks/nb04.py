@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from . import Mistake, call_unchanged, expect_close, expect_tensor, missing, passed, run_check, stored_cases
+from . import Mistake, call_unchanged, expect_tensor, missing, passed, run_cases, run_check, stored_cases
 
 NOTEBOOK = "04_simclr"
 
@@ -33,20 +33,22 @@ def _scalar(out, like: torch.Tensor) -> torch.Tensor:
 def check_cosine_similarity_matrix(cosine_similarity_matrix, verbose: bool = True) -> bool:
     """``cosine_similarity_matrix(z)``: ``[M, D]`` -> ``[M, M]``, s_ij = z_i.z_j / (|z_i| |z_j|)."""
 
+    def shape(case):
+        m, d = case["args"]["z"].shape
+        return (m, m)
+
+    def hints(case):
+        m, d = case["args"]["z"].shape
+        return {(d, d): "That is [D, D]: you computed z.T @ z; use z @ z.T (rows are the vectors)."}
+
+    def unit_diagonal(out, case):
+        z = case["args"]["z"]
+        if (out.diagonal() - 1).abs().max() > 1e-6 and (z.norm(dim=1) > 0).all():
+            raise Mistake("the diagonal must be 1: every vector has cosine similarity 1 with itself.")
+
     def test(fn):
-        worst = 0.0
-        cases = stored_cases(NOTEBOOK, "cosine_similarity_matrix")
-        for case in cases:
-            z = case["args"]["z"]
-            m, d = z.shape
-            out = call_unchanged(fn, z=z)
-            out = expect_tensor(
-                out, z, (m, m), {(d, d): "That is [D, D]: you computed z.T @ z; use z @ z.T (rows are the vectors)."}
-            )
-            worst = max(worst, expect_close(out, case, "Guard the norm against zero (clamp it from below)."))
-            if (out.diagonal() - 1).abs().max() > 1e-6 and (z.norm(dim=1) > 0).all():
-                raise Mistake("the diagonal must be 1: every vector has cosine similarity 1 with itself.")
-        return f"{len(cases)} cases passed (largest error {worst:.2g}, tolerance {cases[0]['atol']:g})"
+        return run_cases(NOTEBOOK, "cosine_similarity_matrix", fn, shape, hints=hints, extra=unit_diagonal,
+                         nonfinite_hint="Guard the norm against zero (clamp it from below).")
 
     return run_check("cosine_similarity_matrix", cosine_similarity_matrix, test, verbose)
 
@@ -55,15 +57,9 @@ def check_nt_xent_loss(nt_xent_loss, verbose: bool = True) -> bool:
     """``nt_xent_loss(z1, z2, temperature)``: two ``[N, D]`` -> scalar, the mean of l(i, j) over the 2N anchors."""
 
     def test(fn):
-        worst = 0.0
+        summary = run_cases(NOTEBOOK, "nt_xent_loss", fn, validate=lambda out, case: _scalar(out, case["args"]["z1"]),
+                            nonfinite_hint="Use a log-sum-exp (or F.cross_entropy) rather than exp then log.")
         cases = stored_cases(NOTEBOOK, "nt_xent_loss")
-        for case in cases:
-            a = case["args"]
-            out = call_unchanged(fn, z1=a["z1"], z2=a["z2"], temperature=a["temperature"])
-            out = _scalar(out, a["z1"])
-            worst = max(
-                worst, expect_close(out, case, "Use a log-sum-exp (or F.cross_entropy) rather than exp then log.")
-            )
         # invariances of the loss: rescaling z changes nothing (cosine similarity)
         a = cases[0]["args"]
         scaled = fn(z1=a["z1"] * 3.0, z2=a["z2"] * 0.5, temperature=a["temperature"])
@@ -72,7 +68,7 @@ def check_nt_xent_loss(nt_xent_loss, verbose: bool = True) -> bool:
                 "multiplying z1 by 3 and z2 by 0.5 changed the loss. s_ij is a COSINE similarity: "
                 "normalise each z to unit length first."
             )
-        return f"{len(cases)} cases passed (largest error {worst:.2g}, tolerance {cases[0]['atol']:g})"
+        return summary
 
     return run_check("nt_xent_loss", nt_xent_loss, test, verbose)
 

@@ -10,38 +10,32 @@ from __future__ import annotations
 
 import torch
 
-from . import Mistake, call_unchanged, expect_close, expect_tensor, missing, passed, run_check, stored_cases
+from . import Mistake, call_unchanged, expect_tensor, missing, passed, run_cases, run_check, stored_cases
 
 NOTEBOOK = "05_mae"
-
-
-def _cases_summary(cases, worst):
-    return f"{len(cases)} cases passed (largest error {worst:.2g}, tolerance {cases[0].get('atol', 1e-6):g})"
 
 
 def check_patchify(patchify, verbose: bool = True) -> bool:
     """``patchify(imgs, patch_size)``: ``[N, C, H, W]`` -> ``[N, L, p*p*C]``, patches row by row."""
 
+    def grid(case):
+        n, c, h, w = case["args"]["imgs"].shape
+        p = case["args"]["patch_size"]
+        return n, c, h, w, p, (h // p) * (w // p), p * p * c
+
+    def shape(case):
+        n, c, h, w, p, L, d = grid(case)
+        return (n, L, d)
+
+    def hints(case):
+        n, c, h, w, p, L, d = grid(case)
+        return {
+            (n, d, L): "That is [N, p*p*C, L] (what F.unfold returns): transpose the last two dimensions.",
+            (n, h // p, w // p, d): "Merge the two grid dimensions into one: L = (H/p)(W/p) patches.",
+        }
+
     def test(fn):
-        worst = 0.0
-        cases = stored_cases(NOTEBOOK, "patchify")
-        for case in cases:
-            a = case["args"]
-            n, c, h, w = a["imgs"].shape
-            p = a["patch_size"]
-            L, d = (h // p) * (w // p), p * p * c
-            out = call_unchanged(fn, **a)
-            out = expect_tensor(
-                out,
-                a["imgs"],
-                (n, L, d),
-                {
-                    (n, d, L): "That is [N, p*p*C, L] (what F.unfold returns): transpose the last two dimensions.",
-                    (n, h // p, w // p, d): "Merge the two grid dimensions into one: L = (H/p)(W/p) patches.",
-                },
-            )
-            worst = max(worst, expect_close(out, case))
-        return _cases_summary(cases, worst)
+        return run_cases(NOTEBOOK, "patchify", fn, shape, hints=hints)
 
     return run_check("patchify", patchify, test, verbose)
 
@@ -50,15 +44,8 @@ def check_unpatchify(unpatchify, verbose: bool = True) -> bool:
     """``unpatchify(x, patch_size, channels=1)``: ``[N, L, p*p*C]`` -> ``[N, C, H, W]``, the inverse of patchify."""
 
     def test(fn):
-        worst = 0.0
-        cases = stored_cases(NOTEBOOK, "unpatchify")
-        for case in cases:
-            a = case["args"]
-            n, L, d = a["x"].shape
-            out = call_unchanged(fn, **a)
-            out = expect_tensor(out, a["x"], tuple(case["expected"].shape))
-            worst = max(worst, expect_close(out, case))
-        return _cases_summary(cases, worst) + "; unpatchify(patchify(x)) == x"
+        shape = lambda case: tuple(case["expected"].shape)  # noqa: E731
+        return run_cases(NOTEBOOK, "unpatchify", fn, shape) + "; unpatchify(patchify(x)) == x"
 
     return run_check("unpatchify", unpatchify, test, verbose)
 
@@ -154,22 +141,20 @@ def check_random_masking(random_masking, verbose: bool = True) -> bool:
 def check_masked_mse_loss(masked_mse_loss, verbose: bool = True) -> bool:
     """``masked_mse_loss(pred, target, mask)``: the mean over masked patches of each patch's mean squared error."""
 
+    def scalar(out, case):
+        if not torch.is_tensor(out) or out.dim() != 0:
+            raise Mistake(f"return a scalar tensor; got {getattr(out, 'shape', type(out).__name__)}.")
+        return expect_tensor(out, case["args"]["pred"], ())
+
     def test(fn):
-        worst = 0.0
+        summary = run_cases(NOTEBOOK, "masked_mse_loss", fn, validate=scalar)
         cases = stored_cases(NOTEBOOK, "masked_mse_loss")
-        for case in cases:
-            a = case["args"]
-            out = call_unchanged(fn, **a)
-            if not torch.is_tensor(out) or out.dim() != 0:
-                raise Mistake(f"return a scalar tensor; got {getattr(out, 'shape', type(out).__name__)}.")
-            out = expect_tensor(out, a["pred"], ())
-            worst = max(worst, expect_close(out, case))
         a = cases[0]["args"]
         grad_pred = a["pred"].clone().requires_grad_(True)
         fn(grad_pred, a["target"], a["mask"]).backward()
         if grad_pred.grad is None or (grad_pred.grad[a["mask"] == 0] != 0).any():
             raise Mistake("the loss depends on the visible patches; only the masked ones (mask == 1) may count.")
-        return _cases_summary(cases, worst)
+        return summary
 
     return run_check("masked_mse_loss", masked_mse_loss, test, verbose)
 

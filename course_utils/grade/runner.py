@@ -204,10 +204,10 @@ def _init(msg: dict) -> dict:
     checks_module = None
     try:
         checks_module = importlib.import_module(msg["checks_module"])
-        import course_utils.checks as checks_pkg
+        from course_utils.stored import cases_text
 
         try:
-            checks_pkg._load_json(msg["notebook"])  # read the stored cases now, before any submission code runs
+            cases_text(msg["notebook"])  # read the stored cases now, before any submission code runs
         except Exception:  # noqa: BLE001 - a notebook without stored cases
             pass
     except Exception as e:  # noqa: BLE001
