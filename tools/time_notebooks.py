@@ -21,8 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import build_site as site  # noqa: E402 - tools/build_site.py: the one place that executes a notebook
+from course_utils.notebook import execute_notebook  # the one place that executes a notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +53,7 @@ def main(argv=None) -> int:
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         }
         try:
-            nb, seconds = site.execute(path, args.profile)  # a fresh kernel, as the website build runs it
+            nb, seconds = execute_notebook(path, args.profile)  # a fresh kernel, as the website build runs it
             entry["ok"] = True
         except Exception as e:  # noqa: BLE001 - a failing cell (SiteError), a dead kernel, a timeout: record it, go on
             nb, seconds = nbformat.read(path, as_version=4), float("nan")
