@@ -67,7 +67,7 @@ BUDGETS: dict[str, dict[str, object]] = {
         "capstone_simclr_steps": 16,  # optimizer steps, the same for every pretraining-set size
         "capstone_mae_epochs": 2,
         "capstone_sup_steps": 20,  # supervised CNN from scratch, and MAE fine-tuning: at least this many steps
-        "capstone_sup_epochs": 2,  # ... and at least this many passes over the labelled images
+        "capstone_sup_epochs": 1,  # ... and at least this many passes over the labelled images
     },
     "full": {
         "description": "real results, as quoted in the notebooks and the README",

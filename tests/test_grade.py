@@ -15,6 +15,7 @@ from conftest import ROOT
 from course_utils.assign import student_notebook
 from course_utils.grade import Limits, RunnerPool, grade, summary
 from course_utils.grade.cli import main as grade_main
+from course_utils.grade.isolation import choose
 from course_utils.grade.spec import SpecError, assignment_paths, load_assignment
 
 SOLUTIONS = assignment_paths(ROOT / "solutions")  # the graded ones (06 has no exercises)
@@ -304,7 +305,7 @@ def test_the_grading_time_limit_bounds_everything(tmp_path):
     looping = "def log_marginal(log_joint):\n    while True:\n        pass\n"
     path = make_submission(tmp_path / "01_jensen_elbo.ipynb", replace={"log_marginal": looping})
     t0 = time.monotonic()
-    results = run(path, limits=Limits(test_timeout=120, grading_timeout=10))
+    results = run(path, limits=Limits(test_timeout=120, grading_timeout=5))
     assert time.monotonic() - t0 < 60
     assert results["score"] == 0  # log_marginal timed out at the deadline; nothing after it was started
     assert "time limit for the whole grading" in outputs(results, "posterior")
@@ -465,7 +466,10 @@ def test_a_results_file_written_by_the_notebook_is_overwritten(crashy):
 
 def test_a_cell_that_deletes_files_does_not_stop_grading(crashy):
     results, _, decoy = crashy
-    assert not decoy.exists(), "the deleting cell was expected to run"
+    if choose().kind == "namespace":  # the sandbox shows the submission neither this folder nor the grader's /tmp
+        assert (decoy / "precious.txt").read_text() == "keep me"
+    else:
+        assert not decoy.exists(), "the deleting cell was expected to run"
     assert results["score"] == pytest.approx(2.0)
 
 

@@ -1,4 +1,5 @@
-"""``python -m course_utils.grade SUBMISSION.ipynb [--assignment NN] [--out results.json]``."""
+"""``python -m course_utils.grade SUBMISSION.ipynb [--assignment NN] [--out results.json]``, and
+``python -m course_utils.grade batch SUBMISSIONS --out DIR`` for a whole class (:mod:`.batch`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from .core import Limits, error_results, grade, summary, write_results
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["batch"]:  # python -m course_utils.grade batch SUBMISSIONS --out DIR
+        from .batch import main as batch_main
+
+        return batch_main(argv[1:])
     ap = argparse.ArgumentParser(
         prog="python -m course_utils.grade",
         description="Grade a student notebook against the hidden tests in solutions/; write Gradescope's results.json.",
@@ -46,7 +52,14 @@ def main(argv=None) -> int:
             memory_mb=a.memory_mb,
             grading_timeout=a.grading_timeout,
         )
-        results = grade(a.submission, a.assignment, a.solutions, a.profile, not a.no_execute, a.run_as, limits)
+        from .core import _user
+        from .isolation import choose
+
+        isolation = choose(_user(a.run_as) if a.run_as else None)
+        if isolation.kind != "namespace":  # loudly, on the terminal (never in the student's results)
+            print(isolation.describe(), file=sys.stderr)
+        results = grade(a.submission, a.assignment, a.solutions, a.profile, not a.no_execute, a.run_as, limits,
+                        isolation=isolation)
     except BaseException as e:  # noqa: BLE001 - whatever happens, a valid results.json
         traceback.print_exc()
         results = error_results(f"{type(e).__name__}: {e}", time.monotonic() - t0)

@@ -19,6 +19,7 @@ import nbformat
 
 from ..paths import REPO_ROOT
 from .extract import defined_names, definitions
+from .isolation import Isolation, choose, outer_pid
 from .runner import HEADER, send
 from .spec import Assignment, SpecError, Unit, find_solution, guess_assignment, load_assignment
 
@@ -92,10 +93,12 @@ def _kill_group(pid: int | None) -> None:
 
 # ----------------------------------------------------------------------------- the sandbox
 class Sandbox:
-    """A private folder for one grading run: the kernel's and the tests' working folders, cache and home."""
+    """A private folder for one grading run: the kernel's and the tests' working folders, cache and home, and
+    how the submission's processes are isolated (:mod:`.isolation`)."""
 
-    def __init__(self, run_as: tuple[int, int] | None):
-        self.root = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    def __init__(self, run_as: tuple[int, int] | None, isolation: Isolation | None = None):
+        self.isolation = isolation or choose(run_as)
+        self.root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
         os.chmod(self.root, 0o711)
         self.work, self.scratch, self.cache, self.home = (self.root / n for n in ("work", "scratch", "cache", "home"))
         for d in (self.work, self.scratch, self.cache, self.home):
@@ -144,6 +147,17 @@ class Sandbox:
         )
         return env
 
+    def command(self, argv: list[str], cwd: Path) -> list[str]:
+        """``argv`` started inside this sandbox's isolation, with this sandbox's folder its one writable place."""
+        return self.isolation.command(argv, self.root, cwd)
+
+    def isolate_children(self) -> dict | None:
+        """What a warm runner's children need to isolate themselves (:func:`.isolation.isolate_child`)."""
+        if self.isolation.kind != "namespace":
+            return None
+        return {"root": str(self.root), "fresh": [str(self.scratch), str(self.home), str(self.cache)],
+                "keep": [str(self.cache / "data")]}
+
     def cleanup(self):
         if self.run_as:  # whatever the submission left running as that user
             for pid in os.listdir("/proc"):
@@ -168,19 +182,22 @@ def execute_notebook(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits)
         user = dict(user=sandbox.run_as[0], group=sandbox.run_as[1], extra_groups=[])
     with open(sandbox.root / "execute.log", "wb") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "course_utils.grade.execute",
-                str(nb_path),
-                str(w),
-                "--cell-timeout",
-                str(limits.cell_timeout),
-                "--total-timeout",
-                str(limits.total_timeout),
-                "--memory-mb",
-                str(limits.memory_mb),
-            ],
+            sandbox.command(
+                [
+                    sys.executable,
+                    "-m",
+                    "course_utils.grade.execute",
+                    str(nb_path),
+                    str(w),
+                    "--cell-timeout",
+                    str(limits.cell_timeout),
+                    "--total-timeout",
+                    str(limits.total_timeout),
+                    "--memory-mb",
+                    str(limits.memory_mb),
+                ],
+                sandbox.work,
+            ),
             pass_fds=(w,),
             cwd=sandbox.work,
             env=env,
@@ -214,8 +231,9 @@ def execute_notebook(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits)
         except subprocess.TimeoutExpired:
             pass
         if proc.poll() is None:
-            _kill_group(proc.pid)
-            _kill_group(kernel_pid)
+            _kill_group(proc.pid)  # in a namespace sandbox, everything inside dies with it
+            if sandbox.isolation.kind != "namespace":  # there, kernel_pid is a PID inside the sandbox
+                _kill_group(kernel_pid)
             proc.wait()
     return report
 
@@ -238,13 +256,16 @@ class Runner:
         res_r, res_w = os.pipe()
         with open(self.sandbox.root / f"runner{self.starts}.log", "wb") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    "import sys; from course_utils.grade.runner import main; sys.exit(main())",
-                    str(cmd_r),
-                    str(res_w),
-                ],
+                self.sandbox.command(
+                    [
+                        sys.executable,
+                        "-c",
+                        "import sys; from course_utils.grade.runner import main; sys.exit(main())",
+                        str(cmd_r),
+                        str(res_w),
+                    ],
+                    self.sandbox.scratch,
+                ),
                 pass_fds=(cmd_r, res_w),
                 cwd=self.sandbox.scratch,
                 env=self.env,
@@ -268,6 +289,7 @@ class Runner:
                 "scratch": str(self.sandbox.scratch),
                 "run_as": list(self.sandbox.run_as) if self.sandbox.run_as else None,
                 "nproc": 512 if self.sandbox.run_as else None,
+                "isolate": self.sandbox.isolate_children(),
                 "output_limit": self.limits.output_limit,
             }
         )
@@ -352,6 +374,8 @@ class Runner:
                 self._kill(pid)
                 fail_rest(state["load_hang"])
                 return results
+            if msg.get("ev") == "isolation_failed":  # fail closed: the submission's code did not run
+                raise RuntimeError(f"the test process could not isolate itself: {msg.get('why')}")
             if msg.get("ev") == "exited":
                 fail_rest("loading your definitions ended the process (sys.exit or os._exit at the top level?)")
                 return results
@@ -391,7 +415,7 @@ class Runner:
                 self._kill(pid)
         except (EOFError, ValueError, KeyError, OSError, TimeoutError):
             # the runner died, or someone wrote garbage into its pipe: start a fresh one for the next unit
-            _kill_group(pid)
+            _kill_group(self._outer(pid))
             if self.proc is not None:
                 _kill_group(self.proc.pid)
                 self.proc.wait()
@@ -412,8 +436,14 @@ class Runner:
         except TimeoutError:
             return None
 
+    def _outer(self, pid: int | None) -> int | None:
+        """A child's PID as the grader sees it (in a namespace sandbox the runner reports the PID inside)."""
+        if pid is None or self.sandbox.isolation.kind != "namespace" or self.proc is None:
+            return pid
+        return outer_pid(pid, self.proc.pid)
+
     def _kill(self, pid: int):
-        _kill_group(pid)
+        _kill_group(self._outer(pid))
         while True:  # drain up to the runner's "exited"
             msg = self.chan.recv(30)
             if msg.get("ev") == "exited":
@@ -432,10 +462,11 @@ class RunnerPool:
         self.runners: dict = {}
         self.sandboxes: list[Sandbox] = []
 
-    def runner(self, spec: Assignment, profile: str, limits: Limits, run_as) -> Runner:
+    def runner(self, spec: Assignment, profile: str, limits: Limits, run_as, isolation: Isolation | None = None
+               ) -> Runner:
         key = (str(spec.path), profile, limits.memory_mb, limits.output_limit, run_as)
         if key not in self.runners:
-            box = Sandbox(run_as)
+            box = Sandbox(run_as, isolation)
             self.sandboxes.append(box)
             r = Runner(spec, box, box.env(profile), limits)
             r.start()
@@ -606,8 +637,12 @@ def grade(
     run_as: str | None = None,
     limits: Limits | None = None,
     pool: "RunnerPool | None" = None,
+    isolation: Isolation | None = None,
 ) -> dict:
-    """Grade one submission and return Gradescope's results as a dict (never raises for a bad submission)."""
+    """Grade one submission and return Gradescope's results as a dict (never raises for a bad submission).
+
+    ``isolation`` (default: :func:`.isolation.choose`, the strongest this machine allows) keeps the submission's
+    code away from the course and from other submissions."""
     t0 = time.monotonic()
     profile = profile or os.environ.get("COURSE_GRADE_PROFILE") or "fast"
     limits = limits or Limits.for_profile(profile)
@@ -650,13 +685,13 @@ def grade(
         )
 
     uid_gid = _user(run_as) if run_as else None
-    sandbox = Sandbox(uid_gid)
+    sandbox = Sandbox(uid_gid, isolation)
     runner = None
     try:
         env = sandbox.env(profile)
         defs = definitions(nb)
         if pool is not None:
-            runner = pool.runner(spec, profile, limits, uid_gid)
+            runner = pool.runner(spec, profile, limits, uid_gid, sandbox.isolation)
         else:
             runner = Runner(spec, sandbox, env, limits)
             runner.start()  # imports torch while the notebook runs

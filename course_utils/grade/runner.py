@@ -5,8 +5,9 @@
 The runner imports torch and the checks, runs the solution's setup cell (trusted), then waits. For each run
 it forks a child, which
 
-1. moves into its own process group and a scratch folder, sets its memory limit, drops privileges
-   (when the grader runs as root with ``--run-as``), and sends its output to a capped buffer;
+1. moves into its own process group, sets its memory limit, isolates itself (in a namespace sandbox: fresh
+   in-memory folders of its own, see :mod:`course_utils.grade.isolation`), moves into its scratch folder,
+   drops privileges (when the grader runs as root with ``--run-as``), and sends its output to a capped buffer;
 2. loads the submission's definitions (:mod:`course_utils.grade.extract`), each statement on its own;
 3. receives the test statements *one at a time* (so hidden tests are never in memory before they run) and
    answers each with pass or fail. Hidden statements answer without output or error messages.
@@ -259,6 +260,18 @@ def _child(cmd_fd: int, res_fd: int, run: dict) -> None:
         os.dup2(devnull, fd)
     init = S.init
     _limit_resources(init.get("memory_mb"), init.get("nproc"))
+    iso = init.get("isolate")
+    if iso:  # a namespace sandbox: this child's own empty folders; the runner's folder read-only (fail closed)
+        from pathlib import Path
+
+        from course_utils.grade.isolation import isolate_child
+
+        try:
+            isolate_child(Path(iso["root"]), [Path(p) for p in iso["fresh"]], [Path(p) for p in iso["keep"]])
+        except Exception as e:  # noqa: BLE001
+            recv(cmd_fd)  # the grader's "go"
+            send(res_fd, {"ev": "isolation_failed", "why": f"{type(e).__name__}: {e}"[:300]})
+            os._exit(5)
     scratch = init.get("scratch")
     if scratch:
         os.chdir(scratch)

@@ -1,0 +1,446 @@
+"""Grade a whole class: ``python -m course_utils.grade batch SUBMISSIONS --out DIR`` (``./course grade-batch``).
+
+``SUBMISSIONS`` is any of
+
+- a folder of notebooks, one per student: ``alice.ipynb`` (the student is the file's stem);
+- nbgrader's layout, ``submitted/<student>/<assignment>/*.ipynb`` (the course folder that holds ``submitted/``,
+  or ``submitted/`` itself); a ``timestamp.txt`` later than ``--due`` marks it late;
+- a Gradescope "Export Submissions" zip or its unpacked folder: ``submission_metadata.yml`` and one
+  ``submission_<id>/`` folder per submission; the student is the submitter's SID, else e-mail, else name, and
+  ``:created_at:`` later than ``--due`` marks it late;
+- a folder of LMS downloads named ``<student>_..._<name>.ipynb`` (Canvas, Moodle); ``_late_`` in the name
+  marks it late.
+
+It writes ``DIR/<student>/results.json`` (Gradescope's format, as ``./course grade`` writes it),
+``DIR/<student>/feedback.html`` (what the student may see: the public checks, never a hidden test's result),
+``DIR/gradebook.csv`` (a row per student and assignment: each exercise's points, the total, late, grading
+errors) and prints the class's score distribution and the exercises most often failed, with their most common
+hint.
+
+**Resumable.** A student's results count once ``DIR/<student>/done.json`` is written, last and atomically, with
+the hash of the notebook it graded. Killed at any moment, the same command again grades only what is not done
+(or what changed since); ``--regrade`` grades everything again.
+
+**Parallel and bounded.** ``--workers`` gradings at a time (default: the number of cores), each under the
+grader's per-submission limits (time, memory, output). Each worker keeps one warm test runner per assignment
+(torch imported and the setup cell run once), whose children are forked fresh and, in the namespace sandbox,
+isolated from one another (:mod:`.isolation`). Without a sandbox the batch refuses to run unless
+``--trust-submissions``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..paths import atomic_write_bytes
+from .core import SOLUTIONS_DIR, Limits, RunnerPool, error_results, grade
+from .isolation import Isolation, choose
+from .spec import SpecError, find_solution, guess_assignment, load_assignment
+
+
+class BatchError(ValueError):
+    """SUBMISSIONS cannot be read as any of the layouts above."""
+
+
+@dataclass
+class Submission:
+    student: str  # a folder name: letters, digits, . _ @ -
+    path: Path  # the notebook
+    assignment: str | None = None  # from the layout (nbgrader), else guessed from the notebook
+    late: bool | None = None  # None: not known
+    source: str = ""  # where it came from, for messages
+
+
+def _safe(name: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._@-]+", "_", str(name)).strip("._") or "student"
+    return name[:80]
+
+
+def _guess(path: Path) -> str | None:
+    """The assignment of a notebook: its setup call, else its file name."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        text = None
+    return guess_assignment(path, text)
+
+
+def _notebooks(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and p.is_file())
+
+
+def _parse_time(text) -> datetime | None:
+    if isinstance(text, datetime):
+        return text if text.tzinfo else text.replace(tzinfo=timezone.utc)
+    text = str(text or "").strip()
+    if not text:
+        return None
+    for candidate in (text, text.replace(" ", "T", 1)):
+        try:
+            t = datetime.fromisoformat(candidate)
+            return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    for fmt in ("%Y-%m-%d %H:%M:%S.%f %Z", "%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def _late(when, due: datetime | None) -> bool | None:
+    t = _parse_time(when)
+    return None if t is None or due is None else t > due
+
+
+def discover(root: Path, due: datetime | None = None, work: Path | None = None) -> tuple[str, list[Submission]]:
+    """The layout of ``root`` and its submissions, one per student (the newest file where a student has more).
+
+    ``work``: where a Gradescope zip is unpacked."""
+    root = Path(root)
+    if root.is_file() and zipfile.is_zipfile(root):
+        target = Path(work or tempfile.mkdtemp(prefix="course-batch-")) / "export"
+        with zipfile.ZipFile(root) as z:
+            for member in z.infolist():  # no absolute paths, no "..": nothing lands outside target
+                name = Path(member.filename)
+                if name.is_absolute() or ".." in name.parts:
+                    raise BatchError(f"{root}: the zip holds an unsafe path {member.filename!r}")
+            z.extractall(target)
+        inner = [p for p in target.iterdir() if p.is_dir()]
+        root = inner[0] if len(inner) == 1 and not (target / "submission_metadata.yml").exists() else target
+    if not root.is_dir():
+        raise BatchError(f"{root} is neither a folder nor a zip file. Pass a folder of notebooks, nbgrader's "
+                         "course folder (with submitted/), or a Gradescope export (zip or folder).")
+    if (root / "submission_metadata.yml").exists():
+        return "gradescope", _gradescope(root, due)
+    submitted = root / "submitted" if (root / "submitted").is_dir() else root
+    if root.name == "submitted" or (root / "submitted").is_dir():
+        return "nbgrader", _nbgrader(submitted, due)
+    top = sorted(p for p in root.glob("*.ipynb") if p.is_file())
+    if not top:
+        raise BatchError(f"no notebooks in {root}: expected STUDENT.ipynb files, nbgrader's submitted/ folder, a "
+                         "Gradescope export (submission_metadata.yml), or LMS downloads named student_..._name.ipynb")
+    lms = [p for p in top if "_" in p.stem and re.match(r"^[^_]+_.*\d", p.stem)]
+    if len(lms) == len(top) and len({p.stem.split("_")[0] for p in top}) > 1:
+        return "lms", _lms(top)
+    return "folder", [Submission(_safe(p.stem), p, source=str(p)) for p in top]
+
+
+def _nbgrader(submitted: Path, due: datetime | None) -> list[Submission]:
+    out = []
+    for student in sorted(p for p in submitted.iterdir() if p.is_dir()):
+        for assignment in sorted(p for p in student.iterdir() if p.is_dir()):
+            stamp = assignment / "timestamp.txt"
+            when = stamp.read_text().strip() if stamp.exists() else None
+            for nb in _notebooks(assignment):
+                out.append(Submission(_safe(student.name), nb, _guess(nb) or assignment.name,
+                                      _late(when, due), str(nb)))
+    return out
+
+
+def _gradescope(root: Path, due: datetime | None) -> list[Submission]:
+    try:
+        import yaml
+    except ImportError as e:  # pragma: no cover - jupyter brings PyYAML
+        raise BatchError("reading a Gradescope export needs PyYAML (pip install pyyaml)") from e
+    meta = yaml.safe_load((root / "submission_metadata.yml").read_text()) or {}
+    out = []
+    for folder, info in sorted(meta.items()):
+        folder = str(folder).strip(":")  # Ruby-style symbol keys (":submitters:") in Gradescope's YAML
+        info = {str(k).strip(":"): v for k, v in (info or {}).items()}
+        people = [{str(k).strip(":"): v for k, v in (p or {}).items()} for p in info.get("submitters") or []]
+        who = people[0] if people else {}
+        student = who.get("sid") or who.get("email") or who.get("name") or folder
+        for nb in _notebooks(root / str(folder)) if (root / str(folder)).is_dir() else []:
+            out.append(Submission(_safe(student), nb, None, _late(info.get("created_at"), due), str(nb)))
+    return out
+
+
+def _lms(files: list[Path]) -> list[Submission]:
+    out = []
+    for p in files:
+        student, rest = p.stem.split("_", 1)
+        late = True if re.search(r"(^|_)late(_|$)", rest, re.IGNORECASE) else None
+        out.append(Submission(_safe(student), p, None, late, str(p)))
+    return out
+
+
+def one_per_student(subs: list[Submission]) -> tuple[list[Submission], list[str]]:
+    """Keep one notebook per (student, assignment): the newest file. Returns them and a note per dropped one."""
+    by: dict = {}
+    notes = []
+    for s in subs:
+        key = (s.student, s.assignment or _guess(s.path))
+        if key in by:
+            keep, drop = sorted([by[key], s], key=lambda x: (x.path.stat().st_mtime, str(x.path)), reverse=True)
+            notes.append(f"{s.student}: graded {keep.path.name}, not the older {drop.path.name}")
+            by[key] = keep
+        else:
+            by[key] = s
+    return list(by.values()), notes
+
+
+# ----------------------------------------------------------------------------- one student
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _done(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "done.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def feedback_html(student: str, notebook: str, results: dict) -> str:
+    """What the student may see: the public checks and how the notebook ran; no hidden test, no score."""
+    e = html.escape
+    rows = []
+    for t in results.get("tests", []):
+        if "(hidden tests)" in t.get("name", "") or t.get("visibility") == "hidden":
+            continue
+        ok = t["score"] >= t["max_score"] - 1e-9
+        rows.append(f"<section class='{'ok' if ok else 'no'}'><h2>{'&#10003;' if ok else '&#10007;'} {e(t['name'])}"
+                    f"</h2><pre>{e(str(t.get('output', '')))}</pre></section>")
+    notes = str(results.get("output", "")).splitlines()[1:]  # the first line is the score
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Feedback: {e(notebook)}, {e(student)}</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "pre{white-space:pre-wrap;background:#f6f6f6;padding:.6rem}.ok h2{color:#1a7f37}.no h2{color:#b42318}"
+        "h2{font-size:1.05rem}</style></head><body>"
+        f"<h1>{e(notebook)}: feedback for {e(student)}</h1>"
+        "<p>The public checks you ran in the notebook. Hidden tests are graded too; their results come with your "
+        "grade.</p>" + "".join(rows) + "<h2>How your notebook ran</h2><pre>" + e("\n".join(notes)) + "</pre>"
+        "</body></html>"
+    )
+
+
+def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, execute: bool, limits: Limits,
+              isolation: Isolation, pool: RunnerPool | None, regrade: bool) -> dict:
+    """Grade one student into ``out/<student>/`` unless already done; returns its done.json."""
+    folder = out / sub.student
+    digest = _digest(sub.path)
+    done = _done(folder)
+    if done and not regrade and done.get("sha256") == digest:
+        done["skipped"] = True
+        return done
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    try:
+        results = grade(sub.path, sub.assignment, solutions_dir, profile, execute, None, limits, pool=pool,
+                        isolation=isolation)
+    except BaseException as e:  # noqa: BLE001 - grade() does not raise; this is a last resort
+        results = error_results(f"{type(e).__name__}: {e}", time.monotonic() - t0)
+    notebook = sub.assignment or _guess(sub.path) or sub.path.stem
+    atomic_write_bytes(folder / "results.json", json.dumps(results, indent=2).encode())
+    atomic_write_bytes(folder / "feedback.html", feedback_html(sub.student, notebook, results).encode())
+    errors = [t["name"] for t in results.get("tests", []) if t["name"] in ("Autograder error", "Submission error")]
+    done = {"student": sub.student, "notebook": str(sub.path), "sha256": digest, "assignment": notebook,
+            "late": sub.late, "score": results.get("score", 0.0), "errors": errors,
+            "seconds": round(time.monotonic() - t0, 1)}
+    atomic_write_bytes(folder / "done.json", json.dumps(done, indent=2).encode())  # last: now it counts
+    return done
+
+
+# ----------------------------------------------------------------------------- the class
+def _exercise(name: str) -> str | None:
+    m = re.match(r"Exercise \d+: (\w+) \(", name)
+    return m.group(1) if m else None
+
+
+def gradebook(out: Path, done: list[dict], solutions_dir: Path) -> Path:
+    """``out/gradebook.csv``: a row per student and assignment, each exercise's points, total, late, errors."""
+    columns: dict[str, list[str]] = {}
+    for d in done:
+        if d["assignment"] not in columns:
+            try:
+                spec = load_assignment(find_solution(d["assignment"], solutions_dir))
+                columns[d["assignment"]] = [u.exercise for u in spec.units]
+            except (SpecError, OSError):
+                columns[d["assignment"]] = []
+    exercises = list(dict.fromkeys(e for cols in columns.values() for e in cols))
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["student", "assignment", *exercises, "total", "max", "late", "errors"])
+    for d in sorted(done, key=lambda d: (d["assignment"], d["student"])):
+        results = json.loads((out / d["student"] / "results.json").read_text())
+        points: Counter = Counter()
+        top: Counter = Counter()
+        for t in results.get("tests", []):
+            ex = _exercise(t["name"])
+            if ex:
+                points[ex] += t["score"]
+                top[ex] += t["max_score"]
+        late = "" if d.get("late") is None else ("yes" if d["late"] else "no")
+        w.writerow([d["student"], d["assignment"], *[f"{points[e]:g}" if e in top else "" for e in exercises],
+                    f"{results.get('score', 0):g}", f"{sum(top.values()):g}", late, "; ".join(d.get("errors", []))])
+    path = out / "gradebook.csv"
+    atomic_write_bytes(path, buf.getvalue().encode())
+    return path
+
+
+def class_summary(out: Path, done: list[dict]) -> str:
+    """The score distribution, the exercises most often failed, and their most common hint."""
+    if not done:
+        return "no submissions graded"
+    scores = [float(d["score"]) for d in done]
+    lines = [f"{len(done)} submissions: mean {statistics.mean(scores):.2f}, median {statistics.median(scores):g}, "
+             f"min {min(scores):g}, max {max(scores):g}"]
+    hist = Counter(scores)
+    for s in sorted(hist):
+        lines.append(f"  {s:6g} points  {'#' * hist[s]} {hist[s]}")
+    failed: Counter = Counter()
+    hints: dict[str, Counter] = {}
+    for d in done:
+        results = json.loads((out / d["student"] / "results.json").read_text())
+        lost = set()
+        for t in results.get("tests", []):
+            ex = _exercise(t["name"])
+            if ex and t["score"] < t["max_score"] - 1e-9:
+                lost.add((d["assignment"], ex))
+                if "(public check)" in t["name"]:
+                    first = next((ln.strip() for ln in str(t.get("output", "")).splitlines() if ln.strip()), "")
+                    hints.setdefault(f"{d['assignment']}: {ex}", Counter())[first[:160]] += 1
+        failed.update(f"{a}: {e}" for a, e in lost)
+    if failed:
+        lines.append("most often failed:")
+        for name, n in failed.most_common(5):
+            hint = hints.get(name, Counter()).most_common(1)
+            lines.append(f"  {name}: {n} of {len(done)}" + (f"; most common hint: {hint[0][0]}" if hint else ""))
+    errors = [d["student"] for d in done if d.get("errors")]
+    if errors:
+        lines.append(f"grading errors ({len(errors)}): {', '.join(errors[:10])} (see their results.json)")
+    late = [d["student"] for d in done if d.get("late")]
+    if late:
+        lines.append(f"late ({len(late)}): {', '.join(late[:10])}" + (" ..." if len(late) > 10 else ""))
+    return "\n".join(lines)
+
+
+def run_batch(submissions, out, *, workers: int | None = None, assignment: str | None = None, solutions_dir=None,
+              profile: str = "fast", execute: bool = True, limits: Limits | None = None, regrade: bool = False,
+              trust: bool = False, due: datetime | None = None, isolation: Isolation | None = None,
+              log=print) -> tuple[list[dict], Path]:
+    """Grade every submission into ``out``; returns the done records and the gradebook's path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    solutions_dir = Path(solutions_dir or SOLUTIONS_DIR)
+    isolation = isolation or choose()
+    if not isolation.isolates and not trust:
+        raise BatchError(isolation.describe() + ". Install bubblewrap (sudo apt-get install bubblewrap), or pass "
+                         "--trust-submissions if you trust every notebook in the batch.")
+    if isolation.kind != "namespace":
+        log(isolation.describe(), file=sys.stderr)
+    limits = limits or Limits.for_profile(profile)
+    layout, subs = discover(Path(submissions), due, work=out / ".unpacked")
+    if assignment:
+        key = f"{int(assignment):02d}_" if str(assignment).isdigit() else str(assignment)
+        for s in subs:
+            s.assignment = s.assignment or key
+        subs = [s for s in subs if (s.assignment or "").startswith(key.rstrip("_")) or s.assignment == key]
+    for s in subs:  # the hidden tests of every assignment are read now, before any submission code runs
+        s.assignment = s.assignment or _guess(s.path)
+    names = {}
+    for key in {s.assignment for s in subs if s.assignment}:
+        try:
+            path = find_solution(key, solutions_dir)
+            load_assignment(path)
+        except SpecError as e:
+            raise BatchError(f"assignment {key!r}: {e}") from e
+        names[key] = path.stem  # "01" and "01_jensen_elbo" are one assignment: name it as the solution does
+    for s in subs:
+        s.assignment = names.get(s.assignment, s.assignment)
+    subs, notes = one_per_student(subs)
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    pooled = isolation.kind == "namespace" or (isolation.kind == "none" and trust)  # user: a runner per student
+    log(f"{len(subs)} submissions ({layout} layout) -> {out}, {workers} worker(s); {isolation.kind} isolation")
+    for n in notes:
+        log(f"  note: {n}")
+    local = threading.local()
+    pools: list[RunnerPool] = []
+    lock = threading.Lock()
+
+    def work(sub):
+        pool = None
+        if pooled:
+            pool = getattr(local, "pool", None)
+            if pool is None:
+                pool = local.pool = RunnerPool()
+                with lock:
+                    pools.append(pool)
+        return grade_one(sub, out, solutions_dir=solutions_dir, profile=profile, execute=execute, limits=limits,
+                         isolation=isolation, pool=pool, regrade=regrade)
+
+    done: list[dict] = []
+    t0 = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            futures = {ex.submit(work, s): s for s in subs}
+            for fut in as_completed(futures):
+                d = fut.result()
+                done.append(d)
+                how = "already graded" if d.get("skipped") else f"{d['seconds']:.0f} s"
+                log(f"  [{len(done)}/{len(subs)}] {d['student']}: {d['score']:g} points ({how})")
+    finally:
+        for p in pools:
+            p.close()
+    book = gradebook(out, done, solutions_dir)
+    graded = [d for d in done if not d.get("skipped")]
+    rate = len(graded) / (time.monotonic() - t0) * 3600 if graded else 0.0
+    log(class_summary(out, done))
+    log(f"wrote {book}" + (f"; {len(graded)} graded now, {rate:.0f} submissions per hour" if graded else ""))
+    return done, book
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m course_utils.grade batch", description=__doc__.split("\n\n")[0])
+    ap.add_argument("submissions", help="a folder of notebooks, nbgrader's course folder, a Gradescope export "
+                                        "(zip or folder), or a folder of LMS downloads")
+    ap.add_argument("--out", required=True, help="where results, feedback and gradebook.csv go")
+    ap.add_argument("--workers", type=int, help="gradings at a time (default: the number of cores)")
+    ap.add_argument("--assignment", help="NN or NN_topic: grade only this assignment (and use it where the "
+                                         "notebook does not say)")
+    ap.add_argument("--solutions", help="the folder with the solution notebooks (default: the course's)")
+    ap.add_argument("--profile", choices=["fast", "full"], default="fast")
+    ap.add_argument("--no-execute", action="store_true", help="skip the top-to-bottom run (tests only)")
+    ap.add_argument("--regrade", action="store_true", help="grade again what is already graded")
+    ap.add_argument("--due", help="the due date (ISO 8601, e.g. 2026-12-01T23:59+01:00): later ones are late")
+    ap.add_argument("--trust-submissions", action="store_true",
+                    help="grade even where submissions cannot be isolated (no bubblewrap)")
+    a = ap.parse_args(argv)
+    due = _parse_time(a.due) if a.due else None
+    if a.due and due is None:
+        print(f"--due {a.due!r} is not a date: use ISO 8601, e.g. 2026-12-01T23:59+01:00", file=sys.stderr)
+        return 2
+    try:
+        _, book = run_batch(a.submissions, a.out, workers=a.workers, assignment=a.assignment,
+                            solutions_dir=a.solutions, profile=a.profile, execute=not a.no_execute, regrade=a.regrade,
+                            trust=a.trust_submissions, due=due)
+    except BatchError as e:
+        print(f"grade batch: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+__all__ = ["Submission", "BatchError", "discover", "grade_one", "gradebook", "class_summary", "run_batch",
+           "feedback_html", "main"]

@@ -1,0 +1,152 @@
+"""Grading a whole class (course_utils.grade.batch): every layout a TA gets submissions in, the gradebook and the
+feedback, and a batch killed in the middle that loses nothing when run again."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import datetime, timezone
+
+import pytest
+from test_grade import HIDDEN_LINES, NB01, make_submission
+
+from conftest import ROOT
+from course_utils.grade.batch import BatchError, discover, run_batch
+from course_utils.grade.isolation import choose
+
+STUDENT01 = ROOT / "notebooks" / "01_jensen_elbo.ipynb"
+WRONG_ELBO = "def elbo(log_joint, q):\n    return (q * log_joint).sum(dim=1)\n"  # the entropy term forgotten
+DUE = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+needs_sandbox = pytest.mark.skipif(
+    not choose().isolates and not os.environ.get("COURSE_REQUIRE_SANDBOX"),  # set by .ci/run
+    reason="no sandbox here: install bubblewrap (sudo apt-get install bubblewrap)",
+)
+
+
+def _copy(src, dst):
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(src.read_bytes())
+    return dst
+
+
+# ----------------------------------------------------------------------------- layouts
+def test_a_folder_of_notebooks_is_one_student_per_file(tmp_path):
+    for name in ("alice", "bob"):
+        _copy(STUDENT01, tmp_path / f"{name}.ipynb")
+    layout, subs = discover(tmp_path)
+    assert layout == "folder" and sorted(s.student for s in subs) == ["alice", "bob"]
+
+
+def test_nbgrader_submitted_layout_with_late_flags(tmp_path):
+    for student, stamp in (("alice", "2026-12-01 11:00:00.000000 UTC"), ("bob", "2026-12-02 09:30:00.000000 UTC")):
+        folder = tmp_path / "submitted" / student / "01_jensen_elbo"
+        _copy(STUDENT01, folder / "01_jensen_elbo.ipynb")
+        (folder / "timestamp.txt").write_text(stamp)
+    for root in (tmp_path, tmp_path / "submitted"):
+        layout, subs = discover(root, DUE)
+        assert layout == "nbgrader"
+        assert {s.student: (s.assignment, s.late) for s in subs} == {"alice": ("01", False), "bob": ("01", True)}
+
+
+def test_a_gradescope_export_zip(tmp_path):
+    export = tmp_path / "assignment_123_export.zip"
+    meta = (":submission_1001:\n  :submitters:\n  - :name: Alice A\n    :sid: '2001'\n    :email: a@x.edu\n"
+            "  :created_at: 2026-12-01 10:00:00.000000000 +00:00\n"
+            ":submission_1002:\n  :submitters:\n  - :name: Bob B\n    :sid: '2002'\n    :email: b@x.edu\n"
+            "  :created_at: 2026-12-01 13:00:00.000000000 +00:00\n")
+    with zipfile.ZipFile(export, "w") as z:
+        z.writestr("assignment_123_export/submission_metadata.yml", meta)
+        for sid in (1001, 1002):
+            z.write(STUDENT01, f"assignment_123_export/submission_{sid}/01_jensen_elbo.ipynb")
+    layout, subs = discover(export, DUE, work=tmp_path / "work")
+    assert layout == "gradescope"
+    assert {s.student: s.late for s in subs} == {"2001": False, "2002": True}
+
+
+def test_a_zip_with_paths_outside_the_folder_is_refused(tmp_path):
+    bad = tmp_path / "export.zip"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("../../evil.ipynb", "{}")
+    with pytest.raises(BatchError, match="unsafe path"):
+        discover(bad, work=tmp_path / "work")
+    assert not (tmp_path.parent / "evil.ipynb").exists()
+
+
+def test_lms_downloads_name_the_student_first_and_keep_the_newest(tmp_path):
+    _copy(STUDENT01, tmp_path / "smithjane_12345_67890_01_jensen_elbo.ipynb")
+    _copy(STUDENT01, tmp_path / "doejohn_late_12346_67891_01_jensen_elbo.ipynb")
+    layout, subs = discover(tmp_path)
+    assert layout == "lms"
+    assert {s.student: s.late for s in subs} == {"smithjane": None, "doejohn": True}
+
+
+def test_a_folder_without_notebooks_says_what_it_expects(tmp_path):
+    with pytest.raises(BatchError, match="nbgrader's submitted/ folder"):
+        discover(tmp_path)
+
+
+# ----------------------------------------------------------------------------- grading
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory):
+    """Three students of 01: correct, untouched, and one with the ELBO's entropy term forgotten."""
+    folder = tmp_path_factory.mktemp("class")
+    _copy(NB01, folder / "ada.ipynb")
+    _copy(STUDENT01, folder / "bo.ipynb")
+    make_submission(folder / "cy.ipynb", replace={"elbo": WRONG_ELBO})
+    return folder
+
+
+def _rows(book):
+    with open(book) as f:
+        return {r["student"]: r for r in csv.DictReader(f)}
+
+
+@needs_sandbox
+def test_a_batch_grades_every_student_into_a_gradebook_and_feedback(klass, tmp_path, capsys):
+    done, book = run_batch(klass, tmp_path / "out", workers=2, execute=False)
+    rows = _rows(book)
+    assert rows["ada"]["total"] == "7" and rows["bo"]["total"] == "0"
+    assert float(rows["cy"]["elbo"]) < 3 and rows["cy"]["log_marginal"] == "2" and rows["cy"]["posterior"] == "2"
+    assert all(r["errors"] == "" for r in rows.values())
+    printed = capsys.readouterr().out
+    assert "3 submissions" in printed and "most often failed" in printed and "01_jensen_elbo: elbo: 2 of 3" in printed
+    for student in ("ada", "bo", "cy"):
+        page = (tmp_path / "out" / student / "feedback.html").read_text()
+        assert "(public check)" in page and "(hidden tests)" not in page
+        assert not [line for line in HIDDEN_LINES if line in page]
+        assert json.loads((tmp_path / "out" / student / "results.json").read_text())["tests"]
+    again, _ = run_batch(klass, tmp_path / "out", workers=2, execute=False)  # nothing to do the second time
+    assert all(d.get("skipped") for d in again)
+
+
+def test_a_batch_refuses_to_run_unisolated_unless_trusted(klass, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADE_ISOLATION", "none")
+    with pytest.raises(BatchError, match="NOT isolated.*--trust-submissions"):
+        run_batch(klass, tmp_path / "out")
+    assert not (tmp_path / "out" / "gradebook.csv").exists()
+
+
+@needs_sandbox
+def test_a_batch_killed_in_the_middle_loses_nothing(klass, tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "course_utils.grade", "batch", str(klass), "--out", str(out), "--workers", "1",
+           "--no-execute"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list(out.glob("*/done.json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # one student done, another one half graded
+    proc.wait()
+    first = {p.parent.name for p in out.glob("*/done.json")}
+    assert 1 <= len(first) < 3, "the kill came too late to test anything"
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    for student in first:
+        assert f"{student}: " in rerun.stdout and "already graded" in rerun.stdout
+    rows = _rows(out / "gradebook.csv")
+    assert rows["ada"]["total"] == "7" and rows["bo"]["total"] == "0" and float(rows["cy"]["total"]) < 7
+    assert rows["cy"]["log_marginal"] == "2" and float(rows["cy"]["elbo"]) < 3  # the ELBO's mistake, and only it
