@@ -97,8 +97,36 @@ def student_notebook(solution_nb):
     nb = copy.deepcopy(solution_nb)
     for i, cell in enumerate(nb.cells):
         cell.source = student_source(cell.source, cell.cell_type, f"cell {i} ({cell.get('id', '?')})")
+        _lock(cell)
     _clear_outputs(nb)
     return nb
+
+
+def answered(solution_nb, replace: dict | None = None):
+    """A student's notebook with the exercises answered: the student version with the solution's code put back,
+    except ``replace`` (``{exercise: source}``; ``None`` as a source leaves that exercise as students get it).
+    What tests and benchmarks build submissions from."""
+    nb = student_notebook(solution_nb)
+    replace = replace or {}
+    for s_cell, n_cell in zip(solution_nb.cells, nb.cells):
+        meta = s_cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            name = meta["grade_id"]
+            if name not in replace:
+                n_cell.source = s_cell.source
+            elif replace[name] is not None:
+                n_cell.source = replace[name]
+    return nb
+
+
+def _lock(cell) -> None:
+    """nbgrader's LockCells: a grade cell cannot be deleted, a locked one (the check cells) not edited either, so a
+    student cannot lose a test by accident (JupyterLab honours both)."""
+    meta = cell.metadata.get("nbgrader") or {}
+    if meta.get("grade") or meta.get("locked"):
+        cell.metadata["deletable"] = False
+    if meta.get("locked"):
+        cell.metadata["editable"] = False
 
 
 def _read(path: Path):

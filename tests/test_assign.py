@@ -142,3 +142,17 @@ def test_exercises_follow_the_pattern(path):
         assert "check_" in test.source
     ids = [c.metadata["nbgrader"]["grade_id"] for c in cells if "nbgrader" in c.metadata]
     assert len(ids) == len(set(ids)), "grade_ids are unique"
+
+
+def test_check_cells_are_locked_and_answer_cells_are_not():
+    """nbgrader's LockCells: a student cannot edit or delete a test cell by accident (JupyterLab honours it)."""
+    locked = 0
+    for path in STUDENT:
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("locked"):
+                assert cell.metadata.get("editable") is False and cell.metadata.get("deletable") is False, path.name
+                locked += 1
+            elif meta.get("solution"):
+                assert cell.metadata.get("editable", True) is not False, f"{path.name}: an answer cell is locked"
+    assert locked >= 18

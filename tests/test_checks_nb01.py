@@ -87,3 +87,17 @@ def test_result_is_a_quiet_bool(capsys):
     ok = nb01.check_log_marginal(SOL["log_marginal"], verbose=False)
     assert capsys.readouterr().out == ""
     assert ok == True and bool(ok) and repr(ok) == "True"  # noqa: E712
+
+
+def test_a_failing_check_raises_under_nbgrader_only(capsys, monkeypatch):
+    """nbgrader's autograde scores a test cell by whether it raised: there (NBGRADER_EXECUTION) a check that does not
+    pass raises with its message; a passing one does not; elsewhere checks never raise."""
+    def wrong(log_joint):
+        return log_joint.sum(dim=1)
+
+    assert not nb01.check_log_marginal(wrong)  # no nbgrader: a false result, no exception
+    for mode in ("autograde", "validate"):
+        monkeypatch.setenv("NBGRADER_EXECUTION", mode)
+        with pytest.raises(checks.CheckFailed, match=r"\[FAIL\] log_marginal"):
+            nb01.check_log_marginal(wrong)
+        assert nb01.check_log_marginal(SOL["log_marginal"])

@@ -12,10 +12,11 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from course_utils.assign import student_notebook
+from course_utils.assign import answered
 from course_utils.grade import Limits, RunnerPool, grade, summary
 from course_utils.grade.cli import main as grade_main
 from course_utils.grade.isolation import choose
+from course_utils.grade.results import gradescope, prairielearn, validate
 from course_utils.grade.spec import SpecError, assignment_paths, load_assignment
 
 SOLUTIONS = assignment_paths(ROOT / "solutions")  # the graded ones (06 has no exercises)
@@ -56,6 +57,8 @@ def assert_valid(results: dict) -> dict:
     assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]), abs=1e-3)
     for line in HIDDEN_LINES:
         assert line not in text, f"a hidden test's source leaked into results.json: {line!r}"
+    validate(gradescope(results), "gradescope")  # what Gradescope and PrairieLearn would read, by their schemas
+    validate(prairielearn(results), "prairielearn")
     return results
 
 
@@ -81,17 +84,7 @@ def make_submission(path, replace=None, before=(), after=(), trim=True, base=NB0
     before/after: extra code cells after the setup cell / at the end; trim: keep only the setup, exercise
     and check cells (fast to run); mutate: a function applied to the notebook last.
     """
-    sol = nbformat.read(base, as_version=4)
-    nb = student_notebook(sol)
-    replace = replace or {}
-    for s_cell, n_cell in zip(sol.cells, nb.cells):
-        meta = s_cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            name = meta["grade_id"]
-            if name not in replace:
-                n_cell.source = s_cell.source
-            elif replace[name] is not None:
-                n_cell.source = replace[name]
+    nb = answered(nbformat.read(base, as_version=4), replace)
     setup = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
     if trim:
         nb.cells = [c for i, c in enumerate(nb.cells) if i == setup or "nbgrader" in c.metadata]

@@ -1,6 +1,6 @@
 """Self-checks for the exercises, in the CS231n spirit: your function against stored values.
 
-A check never raises. It prints one of
+A check never raises (except under nbgrader's autograde, see :func:`run_check`). It prints one of
 
     [PASS] log_marginal: 3 cases passed (largest error 2.2e-16, tolerance 1e-06)
     [TODO] log_marginal: not done yet. Replace `raise NotImplementedError()` ...
@@ -16,6 +16,7 @@ One module per notebook: ``course_utils.checks.nb01`` and so on.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import torch
@@ -71,12 +72,20 @@ class CheckResult:
         pass
 
 
+class CheckFailed(AssertionError):
+    """Raised by a failing check under nbgrader's autograde or validate only (see :func:`run_check`)."""
+
+
 def run_check(name: str, fn, test: Callable[[Callable], str], verbose: bool = True) -> CheckResult:
-    """Run ``test(fn)``, print the outcome, record it, and return a true or false result. Never raises."""
+    """Run ``test(fn)``, print the outcome, record it, and return a true or false result. Never raises, except
+    under nbgrader: ``nbgrader autograde`` and ``validate`` (which set ``NBGRADER_EXECUTION``) grade a test cell
+    by whether it raised, so there a check that does not pass raises :class:`CheckFailed` with its message."""
     ok, line = _run(name, fn, test)
     _RESULTS[name] = ok
     if verbose:
         print(line)
+    if not ok and os.environ.get("NBGRADER_EXECUTION") in ("autograde", "validate"):
+        raise CheckFailed(line)
     return CheckResult(ok, line)
 
 

@@ -52,6 +52,7 @@ from pathlib import Path
 from ..paths import atomic_write_bytes
 from .core import SOLUTIONS_DIR, Limits, RunnerPool, error_results, grade
 from .isolation import Isolation, choose
+from .results import render
 from .spec import SpecError, find_solution, guess_assignment, load_assignment
 
 
@@ -235,7 +236,8 @@ def feedback_html(student: str, notebook: str, results: dict) -> str:
 
 
 def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, execute: bool, limits: Limits,
-              isolation: Isolation, pool: RunnerPool | None, regrade: bool) -> dict:
+              isolation: Isolation, pool: RunnerPool | None, regrade: bool, hidden_visibility: str = "visible"
+              ) -> dict:
     """Grade one student into ``out/<student>/`` unless already done; returns its done.json."""
     folder = out / sub.student
     digest = _digest(sub.path)
@@ -251,7 +253,8 @@ def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, 
     except BaseException as e:  # noqa: BLE001 - grade() does not raise; this is a last resort
         results = error_results(f"{type(e).__name__}: {e}", time.monotonic() - t0)
     notebook = sub.assignment or _guess(sub.path) or sub.path.stem
-    atomic_write_bytes(folder / "results.json", json.dumps(results, indent=2).encode())
+    doc = render(results, "gradescope", hidden_visibility)
+    atomic_write_bytes(folder / "results.json", json.dumps(doc, indent=2).encode())
     atomic_write_bytes(folder / "feedback.html", feedback_html(sub.student, notebook, results).encode())
     errors = [t["name"] for t in results.get("tests", []) if t["name"] in ("Autograder error", "Submission error")]
     done = {"student": sub.student, "notebook": str(sub.path), "sha256": digest, "assignment": notebook,
@@ -338,7 +341,7 @@ def class_summary(out: Path, done: list[dict]) -> str:
 def run_batch(submissions, out, *, workers: int | None = None, assignment: str | None = None, solutions_dir=None,
               profile: str = "fast", execute: bool = True, limits: Limits | None = None, regrade: bool = False,
               trust: bool = False, due: datetime | None = None, isolation: Isolation | None = None,
-              log=print) -> tuple[list[dict], Path]:
+              hidden_visibility: str = "visible", log=print) -> tuple[list[dict], Path]:
     """Grade every submission into ``out``; returns the done records and the gradebook's path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -387,7 +390,7 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
                 with lock:
                     pools.append(pool)
         return grade_one(sub, out, solutions_dir=solutions_dir, profile=profile, execute=execute, limits=limits,
-                         isolation=isolation, pool=pool, regrade=regrade)
+                         isolation=isolation, pool=pool, regrade=regrade, hidden_visibility=hidden_visibility)
 
     done: list[dict] = []
     t0 = time.monotonic()
@@ -425,6 +428,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-execute", action="store_true", help="skip the top-to-bottom run (tests only)")
     ap.add_argument("--regrade", action="store_true", help="grade again what is already graded")
     ap.add_argument("--due", help="the due date (ISO 8601, e.g. 2026-12-01T23:59+01:00): later ones are late")
+    ap.add_argument("--hidden-visibility", choices=["visible", "after_due_date", "after_published", "hidden"],
+                    default="visible", help="Gradescope visibility of the hidden tests in each results.json")
     ap.add_argument("--trust-submissions", action="store_true",
                     help="grade even where submissions cannot be isolated (no bubblewrap)")
     a = ap.parse_args(argv)
@@ -435,7 +440,7 @@ def main(argv=None) -> int:
     try:
         _, book = run_batch(a.submissions, a.out, workers=a.workers, assignment=a.assignment,
                             solutions_dir=a.solutions, profile=a.profile, execute=not a.no_execute, regrade=a.regrade,
-                            trust=a.trust_submissions, due=due)
+                            trust=a.trust_submissions, due=due, hidden_visibility=a.hidden_visibility)
     except BatchError as e:
         print(f"grade batch: {e}", file=sys.stderr)
         return 2

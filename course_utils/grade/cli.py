@@ -29,6 +29,10 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", choices=["fast", "full"], help="COURSE_PROFILE for the run (default: fast)")
     ap.add_argument("--no-execute", action="store_true", help="skip running the notebook top to bottom (tests only)")
     ap.add_argument("--run-as", metavar="USER", help="run the submission's code as this user (when the grader is root)")
+    ap.add_argument("--format", choices=["gradescope", "prairielearn"], default="gradescope",
+                    help="the results file's format (default: Gradescope's results.json)")
+    ap.add_argument("--hidden-visibility", choices=["visible", "after_due_date", "after_published", "hidden"],
+                    default="visible", help="Gradescope visibility of the hidden tests' results (default: visible)")
     ap.add_argument("--json", action="store_true", help="print results.json instead of the summary")
     ap.add_argument("--quiet", action="store_true", help="print nothing")
     for name, help_ in [
@@ -63,11 +67,11 @@ def main(argv=None) -> int:
     except BaseException as e:  # noqa: BLE001 - whatever happens, a valid results.json
         traceback.print_exc()
         results = error_results(f"{type(e).__name__}: {e}", time.monotonic() - t0)
-    write_results(results, Path(a.out))
+    doc = write_results(results, Path(a.out), a.format, a.hidden_visibility)
     if a.json:
         import json
 
-        print(json.dumps(results, indent=2))
+        print(json.dumps(doc, indent=2))
     elif not a.quiet:
         print(summary(results))
         print(f"wrote {a.out}")

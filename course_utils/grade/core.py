@@ -127,7 +127,8 @@ class Sandbox:
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in ("COURSE_VERIFY_STORED", "COURSE_RECORD_STORED", "COURSE_RETRAIN", "PYTHONSTARTUP")
+            if k not in ("COURSE_VERIFY_STORED", "COURSE_RECORD_STORED", "COURSE_RETRAIN", "PYTHONSTARTUP",
+                         "NBGRADER_EXECUTION")  # our checks would raise; the grader reads their results itself
         }
         env.update(
             COURSE_PROFILE=profile,
@@ -615,16 +616,11 @@ def error_results(message: str, elapsed: float, max_score: float = 0.0, name: st
     }
 
 
-def write_results(results: dict, out: Path) -> None:
-    out = Path(out)
-    if out.is_dir() and not out.is_symlink():
-        shutil.rmtree(out)
-    elif out.is_symlink():
-        out.unlink()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, out)
+def write_results(results: dict, out: Path, fmt: str = "gradescope", hidden_visibility: str = "visible") -> dict:
+    """Write ``results`` as ``fmt`` (gradescope or prairielearn) to ``out``: see :mod:`.results`."""
+    from .results import write
+
+    return write(results, out, fmt, hidden_visibility)
 
 
 # ----------------------------------------------------------------------------- the whole thing

@@ -5,10 +5,11 @@ children that the test runner forks, one per exercise (phase 2). Both are starte
 :class:`Isolation`, the strongest of three levels this machine allows:
 
 ``namespace`` (bubblewrap, Debian's ``bubblewrap``; needs user namespaces or root)
-    The processes see the file system read-only. The course folder is replaced by an empty one holding only
-    ``course_utils/`` (read-only; what the student bundle has too) and the virtual environment, so
-    ``solutions/``, ``grading/``, ``tests/``, ``tools/``, ``.git`` and the grader's cache are not visible at
-    all. The one writable place is the grading run's own folder; ``/tmp`` and ``/dev/shm`` are private. No
+    The processes see the file system read-only. The course folder, ``/tmp`` and the grading user's home are
+    replaced by empty ones, holding only what the submission needs to run, read-only: ``course_utils/`` (what
+    the student bundle has too) and the Python installation with its packages. ``solutions/``, ``grading/``,
+    ``tests/``, ``tools/``, ``.git``, the grader's cache and the home folder's files are not visible at all. The
+    one writable place is the grading run's own folder; ``/tmp`` and ``/dev/shm`` are private. No
     network (a new network namespace), and a new PID namespace: a submission cannot see or signal the grader
     or another submission, and anything it leaves running dies with its sandbox. Each child of a warm test
     runner enters namespaces of its own on top (:func:`isolate_child`): the runner's folder becomes read-only,
@@ -23,11 +24,12 @@ children that the test runner forks, one per exercise (phase 2). Both are starte
     The submission runs as the grading user, with that user's rights over the course, the hidden tests and the
     virtual environment. Grading says so loudly; batch grading refuses it unless ``--trust-submissions``.
 
-What ``namespace`` does not stop: reading files outside the course that the grading user may read (the rest
-of the file system is visible read-only, the home folder too when Python lives in it); using the CPU and memory
-up to the grader's limits; and, inside one test process, reading that process's memory (see the package
-docstring). ``COURSE_GRADE_ISOLATION=namespace|user|none`` asks for one level; asking for one this machine
-cannot give is an error, not a silent downgrade.
+What ``namespace`` does not stop: reading files that the grading user may read outside the course, ``/tmp``
+and the home folder (the rest of the file system is visible, read-only; of the home folder only the Python
+installation, when it lives there); using the CPU and memory up to the grader's limits; and, inside one test
+process, reading that process's memory (see the package docstring).
+``COURSE_GRADE_ISOLATION=namespace|user|none`` asks for one level; asking for one this machine cannot give is
+an error, not a silent downgrade.
 """
 
 from __future__ import annotations
@@ -76,23 +78,37 @@ class Isolation:
         return [self.bwrap, *bwrap_args(writable, cwd), "--", *argv]
 
 
-def bwrap_args(writable: Path, cwd: Path) -> list[str]:
-    """bubblewrap's arguments: everything read-only, the course reduced to ``course_utils`` and its Python, one
-    writable folder, private /tmp, /dev and /proc, and new user, PID, IPC, UTS and network namespaces."""
-    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+def _needed() -> list[Path]:
+    """What the sandboxed Python needs to see, wherever it lives: the course package, its data folder, and the
+    interpreter with its packages (a virtual environment, the base installation, their site-packages)."""
+    import site
+
     repo = REPO_ROOT.resolve()
-    keep = [repo / "course_utils", repo / "data"]  # data/: Fashion-MNIST where it was downloaded, if anywhere
-    for prefix in {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}:
-        if repo in prefix.parents or prefix == repo:
-            keep.append(repo / prefix.relative_to(repo).parts[0])  # a virtual environment inside the course
-    args += ["--tmpfs", str(repo)]  # the course folder, emptied ...
-    for path in dict.fromkeys(keep):
-        if path.exists():
-            args += ["--ro-bind", str(path), str(path)]  # ... but for what the submission needs to run
+    paths = [repo / "course_utils", repo / "data", Path(sys.prefix), Path(sys.base_prefix),
+             Path(os.path.realpath(sys.executable)).parents[1], *map(Path, site.getsitepackages())]
+    if site.ENABLE_USER_SITE:
+        paths.append(Path(site.getusersitepackages()))
+    for var in ("COURSE_DATA", "FASHION_MNIST_ROOT"):  # data kept elsewhere
+        if os.environ.get(var):
+            paths.append(Path(os.environ[var]))
+    return [p.resolve() for p in paths]
+
+
+def bwrap_args(writable: Path, cwd: Path) -> list[str]:
+    """bubblewrap's arguments: everything read-only; ``/tmp``, the course folder and the grading user's home
+    emptied, then only what the submission needs shown again (:func:`_needed`, read-only); one writable folder;
+    private /dev and /proc; new user, PID, IPC, UTS and network namespaces."""
+    repo = REPO_ROOT.resolve()
     home = Path.home().resolve()
-    if home != Path("/") and not any(home == p or home in p.parents
-                                     for p in (repo, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve())):
-        args += ["--tmpfs", str(home)]  # the grading user's home, unless Python or the course lives in it
+    masked = [Path("/tmp"), repo] + ([home] if home != Path("/") else [])
+    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for m in sorted(set(masked), key=lambda p: len(p.parts)):  # outer ones first: /tmp before a course under it
+        args += ["--tmpfs", str(m)]
+    for path in dict.fromkeys(_needed()):
+        hidden = any(path == m or m in path.parents for m in masked)
+        reveals_course = path == repo or path in repo.parents  # never show the whole course again
+        if hidden and not reveals_course and path.exists():
+            args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(writable), str(writable), "--chdir", str(cwd)]
     args += ["--unshare-user-try", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
              "--unshare-cgroup-try", "--die-with-parent", "--new-session"]

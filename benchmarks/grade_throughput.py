@@ -1,0 +1,145 @@
+"""How many submissions per hour does batch grading take, next to nbgrader's autograde on the same ones?
+(a measurement, not a test)
+
+    python benchmarks/grade_throughput.py                         # 20 copies of each of 01-05, ours then nbgrader
+    python benchmarks/grade_throughput.py --copies 4 --assignments 01 03 --no-nbgrader
+
+The submissions mix correct, untouched and subtly wrong notebooks (a third each, built with
+``course_utils.assign.answered``). Ours: ``course_utils.grade.batch.run_batch`` (``./course grade-batch``), each
+submission run top to bottom and tested, in the namespace sandbox. nbgrader: ``nbgrader autograde`` on the same
+notebooks in its ``submitted/`` layout (``tools/nbgrader_env.py``), one assignment after the other. Both in the
+``fast`` profile, one after the other on this machine (never side by side). Results:
+``benchmarks/results/grade_throughput.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+OUT = ROOT / "benchmarks" / "results" / "grade_throughput.json"
+WRONG = {  # one subtle mistake per assignment (the ones tests/test_grade.py and tests/test_nbgrader.py name)
+    "01": ("elbo", "def elbo(log_joint, q):\n    return (q * log_joint).sum(dim=1)\n"),
+    "02": ("ae_loss", "def ae_loss(x, x_hat):\n    return (x - x_hat).pow(2).mean()\n"),
+    "03": ("kl_standard_normal", "def kl_standard_normal(mu, logvar):\n"
+           "    return -0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)\n"),
+    "04": ("nt_xent_loss", "def nt_xent_loss(z1, z2, temperature):\n"
+           "    n = z1.shape[0]\n"
+           "    z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)\n"
+           "    logits = z @ z.T / temperature\n"
+           "    pair = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])\n"
+           "    return (torch.logsumexp(logits, dim=1) - logits[torch.arange(2 * n), pair]).mean()\n"),
+           # the self-similarity left in the denominator
+    "05": ("masked_mse_loss", "def masked_mse_loss(pred, target, mask):\n    return ((pred - target) ** 2).mean()\n"),
+}
+
+
+def build(folder: Path, assignments: list[str], copies: int) -> list[tuple[str, str, Path]]:
+    """``copies`` notebooks per assignment: (student, assignment, path), kinds in turn correct/untouched/wrong."""
+    from course_utils.assign import answered
+
+    made = []
+    for nn in assignments:
+        sol_path = next((ROOT / "solutions").glob(f"{nn}_*.ipynb"))
+        sol = nbformat.read(sol_path, as_version=4)
+        for i in range(copies):
+            kind = ("correct", "untouched", "wrong")[i % 3]
+            if kind == "correct":
+                nb = answered(sol)
+            elif kind == "untouched":
+                nb = nbformat.read(ROOT / "notebooks" / sol_path.name, as_version=4)
+            else:
+                exercise, source = WRONG[nn]
+                nb = answered(sol, {exercise: source})
+            student = f"{nn}-{kind}-{i:02d}"
+            path = folder / f"{student}.ipynb"
+            nbformat.write(nb, str(path))
+            made.append((student, sol_path.stem, path))
+    return made
+
+
+def ours(made, workers: int, out: Path) -> dict:
+    from course_utils.grade.batch import run_batch
+
+    folder = made[0][2].parent
+    t0 = time.monotonic()
+    done, _ = run_batch(folder, out, workers=workers, profile="fast", log=lambda *a, **k: None)
+    seconds = time.monotonic() - t0
+    return {"submissions": len(done), "seconds": round(seconds, 1),
+            "per_hour": round(len(done) / seconds * 3600, 1),
+            "scores": {d["student"]: d["score"] for d in done}}
+
+
+def nbgrader(made, work: Path) -> dict:
+    from nbgrader_env import nbgrader_env
+
+    env_dir, env = nbgrader_env()
+    env = {**env, "COURSE_PROFILE": "fast", "COURSE_PROGRESS": "0", "MPLBACKEND": "Agg"}
+    root = work / "nbgrader-course"
+    (root / "source").mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'ssl'\n"
+        f"c.CourseDirectory.root = {str(root)!r}\nc.ExecutePreprocessor.timeout = 900\n")
+    assignments = sorted({a for _, a, _ in made})
+    for a in assignments:
+        (root / "source" / a).mkdir()
+        (root / "source" / a / f"{a}.ipynb").write_bytes((ROOT / "solutions" / f"{a}.ipynb").read_bytes())
+        subprocess.run([str(env_dir / "bin" / "nbgrader"), "generate_assignment", a, "--force"], cwd=root, env=env,
+                       check=True, capture_output=True)
+    for student, a, path in made:
+        target = root / "submitted" / student / a
+        target.mkdir(parents=True)
+        (target / f"{a}.ipynb").write_bytes(path.read_bytes())
+        (target / "timestamp.txt").write_text("2026-12-01 12:00:00.000000 UTC")
+    t0 = time.monotonic()
+    for a in assignments:
+        run = subprocess.run([str(env_dir / "bin" / "nbgrader"), "autograde", a, "--create", "--force"], cwd=root,
+                             env=env, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise SystemExit(f"nbgrader autograde {a} failed:\n{run.stderr[-2000:]}")
+    seconds = time.monotonic() - t0
+    return {"submissions": len(made), "seconds": round(seconds, 1), "per_hour": round(len(made) / seconds * 3600, 1)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--copies", type=int, default=20, help="submissions per assignment")
+    ap.add_argument("--assignments", nargs="+", default=["01", "02", "03", "04", "05"])
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--no-nbgrader", action="store_true")
+    ap.add_argument("--out", type=Path, default=OUT)
+    a = ap.parse_args(argv)
+    os.environ.setdefault("COURSE_PROGRESS", "0")
+    with tempfile.TemporaryDirectory(prefix="grade-throughput-") as tmp:
+        work = Path(tmp)
+        (work / "subs").mkdir()
+        made = build(work / "subs", a.assignments, a.copies)
+        record = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                  "when": time.strftime("%Y-%m-%d %H:%M"), "copies": a.copies, "assignments": a.assignments,
+                  "workers": a.workers}
+        record["ours"] = ours(made, a.workers, work / "graded")
+        print(f"ours: {record['ours']['submissions']} submissions in {record['ours']['seconds']} s "
+              f"= {record['ours']['per_hour']} per hour ({a.workers} workers)", flush=True)
+        if not a.no_nbgrader:
+            record["nbgrader"] = nbgrader(made, work)
+            print(f"nbgrader autograde: {record['nbgrader']['submissions']} submissions in "
+                  f"{record['nbgrader']['seconds']} s = {record['nbgrader']['per_hour']} per hour", flush=True)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
