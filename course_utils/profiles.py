@@ -62,9 +62,9 @@ BUDGETS: dict[str, dict[str, object]] = {
         "capstone_n_pretrain": 2_000,  # unlabelled images each method pretrains on
         "capstone_sizes": (500, 1_000, 2_000),  # nested pretraining sets of the data-quantity experiment
         "capstone_seeds": 2,  # label subsets (and supervised runs) per label budget (full: 3)
-        "capstone_ae_epochs": 10,  # AE and DAE
+        "capstone_ae_epochs": 6,  # AE and DAE
         "capstone_vae_epochs": 8,
-        "capstone_simclr_steps": 16,  # optimizer steps, the same for every pretraining-set size
+        "capstone_simclr_steps": 12,  # optimizer steps, the same for every pretraining-set size
         "capstone_mae_epochs": 2,
         "capstone_sup_steps": 20,  # supervised CNN from scratch, and MAE fine-tuning: at least this many steps
         "capstone_sup_epochs": 1,  # ... and at least this many passes over the labelled images

@@ -10,6 +10,7 @@ import zipfile
 import pytest
 
 from conftest import ROOT
+from course_utils.grade.results import validate
 
 sys.path.insert(0, str(ROOT / "grading"))
 import bundles  # noqa: E402
@@ -80,4 +81,7 @@ def test_gradescope_run_autograder_grades_a_submission_end_to_end(tmp_path):
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert results["score"] == pytest.approx(7.0), results["output"]
     assert "hidden tests" in results["output"]
+    validate(results, "gradescope")
+    hidden = {t["visibility"] for t in results["tests"] if "(hidden tests)" in t["name"]}
+    assert hidden == {"after_published"}, "no '100%' from the public checks before the hidden tests count"
     assert "7 / 7" in proc.stdout  # the terminal summary
