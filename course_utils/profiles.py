@@ -1,7 +1,7 @@
 """Run profiles, seeding and device choice: the one switch between a quick run and real results.
 
 ``COURSE_PROFILE=fast`` (CI: small subsets, few epochs; with an empty cache on 2 CPU cores the solution notebooks
-01-05 run in 6-24 s each, the capstone 06 in about 4 minutes)
+01-05 run in 6-24 s each, the capstone 06 in about 1 minute)
 or ``COURSE_PROFILE=full`` (the real results; the default when unset). Notebook cells never
 hard-code epochs or subset sizes; they ask the profile::
 
@@ -59,14 +59,14 @@ BUDGETS: dict[str, dict[str, object]] = {
         "mae_ablation_epochs": 1,
         "mae_finetune_epochs": 3,  # fine-tuning and from-scratch runs on 1% and 10% of the labels
         # 06_when_does_ssl_work (every method side by side; full uses the released checkpoints where they exist)
-        "capstone_n_pretrain": 2_000,  # unlabelled images each method pretrains on
-        "capstone_sizes": (500, 1_000, 2_000),  # nested pretraining sets of the data-quantity experiment
+        "capstone_n_pretrain": 1_000,  # unlabelled images each method pretrains on
+        "capstone_sizes": (250, 500, 1_000),  # nested pretraining sets of the data-quantity experiment
         "capstone_seeds": 2,  # label subsets (and supervised runs) per label budget (full: 3)
         "capstone_ae_epochs": 6,  # AE and DAE
         "capstone_vae_epochs": 8,
-        "capstone_simclr_steps": 12,  # optimizer steps, the same for every pretraining-set size
+        "capstone_simclr_steps": 10,  # optimizer steps, the same for every pretraining-set size
         "capstone_mae_epochs": 2,
-        "capstone_sup_steps": 20,  # supervised CNN from scratch, and MAE fine-tuning: at least this many steps
+        "capstone_sup_steps": 15,  # supervised CNN from scratch, and MAE fine-tuning: at least this many steps
         "capstone_sup_epochs": 1,  # ... and at least this many passes over the labelled images
     },
     "full": {
