@@ -120,10 +120,11 @@ def answered(solution_nb, replace: dict | None = None):
 
 
 def _lock(cell) -> None:
-    """nbgrader's LockCells: a grade cell cannot be deleted, a locked one (the check cells) not edited either, so a
-    student cannot lose a test by accident (JupyterLab honours both)."""
+    """What nbgrader 0.9's LockCells does (checked against the real one by tests/test_nbgrader.py): answer and test
+    cells cannot be deleted, locked ones (the check cells) not edited either, so a student cannot lose an exercise
+    or a test by accident (JupyterLab honours both)."""
     meta = cell.metadata.get("nbgrader") or {}
-    if meta.get("grade") or meta.get("locked"):
+    if meta.get("grade") or meta.get("locked") or meta.get("solution"):
         cell.metadata["deletable"] = False
     if meta.get("locked"):
         cell.metadata["editable"] = False
