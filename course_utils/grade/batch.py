@@ -52,7 +52,7 @@ from pathlib import Path
 from ..paths import atomic_write_bytes
 from .core import SOLUTIONS_DIR, Limits, RunnerPool, error_results, grade
 from .isolation import Isolation, choose
-from .results import render
+from .results import parse_test_name, render
 from .spec import SpecError, find_solution, guess_assignment, load_assignment
 
 
@@ -266,8 +266,8 @@ def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, 
 
 # ----------------------------------------------------------------------------- the class
 def _exercise(name: str) -> str | None:
-    m = re.match(r"Exercise \d+: (\w+) \(", name)
-    return m.group(1) if m else None
+    parsed = parse_test_name(name)
+    return parsed[1] if parsed else None
 
 
 def gradebook(out: Path, done: list[dict], solutions_dir: Path) -> Path:

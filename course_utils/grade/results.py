@@ -22,10 +22,11 @@ PrairieLearn (``--format prairielearn``, ``/grade/results/results.json``): ``gra
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
+
+from ..paths import atomic_write_bytes
 
 FORMATS = ("gradescope", "prairielearn")
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
@@ -89,7 +90,8 @@ def plain(text: str) -> str:
     return re.sub(r"`([^`\n]+)`", r"'\1'", str(text))
 
 
-def _exercise(name: str) -> tuple[str, str, str] | None:
+def parse_test_name(name: str) -> tuple[str, str, str] | None:
+    """``"Exercise 2: elbo (public check)"`` -> ``("2", "elbo", "public check")``; None for other tests."""
     m = re.match(r"Exercise (\d+): (\w+) \((public check|hidden tests)\)", name)
     return (m.group(1), m.group(2), m.group(3)) if m else None
 
@@ -105,7 +107,7 @@ def gradescope(results: dict, hidden_visibility: str = "visible") -> dict:
                  else "failed",
                  "output": plain(t.get("output", "")), "output_format": "text",
                  "visibility": t.get("visibility", "visible")}
-        ex = _exercise(t["name"])
+        ex = parse_test_name(t["name"])
         if ex:
             number, exercise, kind = ex
             entry["number"] = f"{number}.{1 if kind == 'public check' else 2}"
@@ -161,12 +163,9 @@ def write(results: dict, out: Path, fmt: str = "gradescope", hidden_visibility: 
         shutil.rmtree(out)
     elif out.is_symlink():
         out.unlink()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, out)
+    atomic_write_bytes(out, (json.dumps(doc, indent=2) + "\n").encode())
     return doc
 
 
 __all__ = ["FORMATS", "VISIBILITIES", "GRADESCOPE_SCHEMA", "PRAIRIELEARN_SCHEMA", "plain", "gradescope",
-           "prairielearn", "render", "validate", "write"]
+           "prairielearn", "render", "validate", "write", "parse_test_name"]
