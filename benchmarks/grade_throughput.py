@@ -28,26 +28,14 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tests"))  # the known mistakes: tests/submissions/mistakes.py
 OUT = ROOT / "benchmarks" / "results" / "grade_throughput.json"
-WRONG = {  # one subtle mistake per assignment (the ones tests/test_grade.py and tests/test_nbgrader.py name)
-    "01": ("elbo", "def elbo(log_joint, q):\n    return (q * log_joint).sum(dim=1)\n"),
-    "02": ("ae_loss", "def ae_loss(x, x_hat):\n    return (x - x_hat).pow(2).mean()\n"),
-    "03": ("kl_standard_normal", "def kl_standard_normal(mu, logvar):\n"
-           "    return -0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)\n"),
-    "04": ("nt_xent_loss", "def nt_xent_loss(z1, z2, temperature):\n"
-           "    n = z1.shape[0]\n"
-           "    z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)\n"
-           "    logits = z @ z.T / temperature\n"
-           "    pair = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])\n"
-           "    return (torch.logsumexp(logits, dim=1) - logits[torch.arange(2 * n), pair]).mean()\n"),
-           # the self-similarity left in the denominator
-    "05": ("masked_mse_loss", "def masked_mse_loss(pred, target, mask):\n    return ((pred - target) ** 2).mean()\n"),
-}
 
 
 def build(folder: Path, assignments: list[str], copies: int) -> list[tuple[str, str, Path]]:
     """``copies`` notebooks per assignment: (student, assignment, path), kinds in turn correct/untouched/wrong."""
     from course_utils.assign import answered
+    from submissions.mistakes import SUBTLE
 
     made = []
     for nn in assignments:
@@ -60,8 +48,8 @@ def build(folder: Path, assignments: list[str], copies: int) -> list[tuple[str, 
             elif kind == "untouched":
                 nb = nbformat.read(ROOT / "notebooks" / sol_path.name, as_version=4)
             else:
-                exercise, source = WRONG[nn]
-                nb = answered(sol, {exercise: source})
+                mistake = SUBTLE[sol_path.stem]
+                nb = answered(sol, {mistake.exercise: mistake.source})
             student = f"{nn}-{kind}-{i:02d}"
             path = folder / f"{student}.ipynb"
             nbformat.write(nb, str(path))

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
+from submissions.mistakes import MISTAKES, in_notebook
 from course_utils.assign import answered
 from course_utils.grade import Limits, RunnerPool, grade, summary
 from course_utils.grade.cli import main as grade_main
@@ -159,22 +160,10 @@ def test_every_untouched_student_notebook_scores_zero(path):
 
 
 # ----------------------------------------------------------------------------- subtle mistakes lose the right points
-MISTAKES = {
-    "elbo": (  # the entropy term forgotten
-        "def elbo(log_joint, q):\n    return (q * log_joint).sum(dim=1)\n"
-    ),
-    "log_marginal": (  # a mean over z instead of the sum
-        "def log_marginal(log_joint):\n    return torch.logsumexp(log_joint, dim=1) - math.log(log_joint.shape[1])\n"
-    ),
-    "posterior": (  # normalised over the data points instead of over z
-        "def posterior(log_joint):\n    return torch.softmax(log_joint, dim=0)\n"
-    ),
-}
-
-
-@pytest.mark.parametrize("exercise", sorted(MISTAKES))
-def test_subtle_mistake_loses_points_on_its_own_exercise_only(tmp_path, exercise):
-    path = make_submission(tmp_path / "01_jensen_elbo.ipynb", replace={exercise: MISTAKES[exercise]})
+@pytest.mark.parametrize("mistake", sorted(in_notebook("01_jensen_elbo")))
+def test_subtle_mistake_loses_points_on_its_own_exercise_only(tmp_path, mistake):
+    exercise, source = MISTAKES[mistake].exercise, MISTAKES[mistake].source
+    path = make_submission(tmp_path / "01_jensen_elbo.ipynb", replace={exercise: source})
     scores = by_exercise(run(path))
     assert scores[exercise][0] < scores[exercise][1], f"{exercise} kept all its points"
     assert scores[exercise][0] <= 0.25 * scores[exercise][1]
@@ -183,29 +172,8 @@ def test_subtle_mistake_loses_points_on_its_own_exercise_only(tmp_path, exercise
             assert s == pytest.approx(mx), f"{other} lost points for a mistake in {exercise}"
 
 
-_NT_XENT = (
-    "def nt_xent_loss(z1, z2, temperature):\n"
-    "    n = z1.shape[0]\n"
-    "    z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)\n"
-    "    logits = z @ z.T / temperature\n"
-    "    {mask}\n"
-    "    pair = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])\n"
-    "    losses = torch.logsumexp(logits, dim=1) - logits[torch.arange(2 * n), pair]\n"
-    "    return {reduce}\n"
-)
-# The mistakes the issue names, in the other notebooks (each test runs when its notebook exists).
-OTHER_MISTAKES = {
-    "nt_xent averaged over N, not 2N": ("04_simclr", "nt_xent_loss", _NT_XENT.format(
-        mask="logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool), float('-inf'))",
-        reduce="losses.sum() / n")),
-    "nt_xent with the self-similarity in the denominator": ("04_simclr", "nt_xent_loss", _NT_XENT.format(
-        mask="pass", reduce="losses.mean()")),
-    "KL with the wrong sign": ("03_vae", "kl_standard_normal", (
-        "def kl_standard_normal(mu, logvar):\n"
-        "    return -0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)\n")),
-    "MAE loss over all patches": ("05_mae", "masked_mse_loss", (
-        "def masked_mse_loss(pred, target, mask):\n    return ((pred - target) ** 2).mean()\n")),
-}  # fmt: skip
+# The mistakes in the other notebooks (each test runs when its notebook exists).
+OTHER_MISTAKES = {name: m for name, m in MISTAKES.items() if m.notebook != "01_jensen_elbo"}
 
 
 @pytest.mark.parametrize("mistake", sorted(OTHER_MISTAKES))

@@ -21,17 +21,10 @@ import nbformat
 import pytest
 
 from conftest import ROOT
+from submissions.mistakes import SUBTLE  # a subtle mistake per assignment, on one exercise
 
 pytestmark = pytest.mark.skipif(os.environ.get("COURSE_NBGRADER") != "1",
                                 reason="runs the real nbgrader (minutes): ./course test-nbgrader")
-WRONG = {  # a subtle mistake per assignment, on one exercise: (exercise, its answer cell's new source)
-    "01_jensen_elbo": ("elbo", "def elbo(log_joint, q):\n    return (q * log_joint).sum(dim=1)\n"),  # no H(q)
-    "02_autoencoders": ("ae_loss", "def ae_loss(x, x_hat):\n    return (x - x_hat).pow(2).mean()\n"),  # per pixel
-    "03_vae": ("kl_standard_normal", "def kl_standard_normal(mu, logvar):\n"
-               "    return -0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)\n"),  # the sign
-    "05_mae": ("masked_mse_loss", "def masked_mse_loss(pred, target, mask):\n"
-               "    return ((pred - target) ** 2).mean()\n"),  # every patch, not the masked ones
-}
 ASSIGNMENTS = ["01_jensen_elbo", "02_autoencoders", "03_vae", "04_simclr", "05_mae"]
 
 
@@ -105,8 +98,8 @@ def test_autograde_marks_the_solution_the_untouched_and_a_subtle_mistake(nbgrade
     _nbgrader(nbgrader_env, root, "generate_assignment", assignment, "--force")
     sol = nbformat.read(ROOT / "solutions" / f"{assignment}.ipynb", as_version=4)
     students = {"ada": answered(sol), "bo": nbformat.read(ROOT / "notebooks" / f"{assignment}.ipynb", as_version=4)}
-    if assignment in WRONG:
-        exercise, source = WRONG[assignment]
+    if assignment in SUBTLE:
+        exercise, source = SUBTLE[assignment].exercise, SUBTLE[assignment].source
         students["cy"] = answered(sol, {exercise: source})
     for student, nb in students.items():
         folder = root / "submitted" / student / assignment
@@ -118,7 +111,7 @@ def test_autograde_marks_the_solution_the_untouched_and_a_subtle_mistake(nbgrade
     assert sum(scores["ada"].values()) == pytest.approx(spec.total_points), scores["ada"]
     assert sum(scores["bo"].values()) == 0, scores["bo"]
     if "cy" in scores:
-        exercise = WRONG[assignment][0]
+        exercise = SUBTLE[assignment].exercise
         unit = next(u for u in spec.units if u.exercise == exercise)
         lost = {k: v for k, v in scores["cy"].items() if v < scores["ada"][k]}
         assert list(lost) == [unit.test_id], lost  # only that exercise's test cell loses its points
