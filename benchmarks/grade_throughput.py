@@ -34,8 +34,9 @@ OUT = ROOT / "benchmarks" / "results" / "grade_throughput.json"
 
 def build(folder: Path, assignments: list[str], copies: int) -> list[tuple[str, str, Path]]:
     """``copies`` notebooks per assignment: (student, assignment, path), kinds in turn correct/untouched/wrong."""
-    from course_utils.assign import answered
     from submissions.mistakes import SUBTLE
+
+    from course_utils.assign import answered
 
     made = []
     for nn in assignments:

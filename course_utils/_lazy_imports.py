@@ -37,3 +37,6 @@ def defer_rfc3987_syntax() -> None:
     stand_in.is_valid_syntax = is_valid_syntax
     stand_in.__getattr__ = __getattr__
     sys.modules[name] = stand_in
+
+
+defer_rfc3987_syntax()  # when course_utils is imported (course_utils/__init__.py imports this module first)

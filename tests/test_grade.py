@@ -10,9 +10,9 @@ import time
 
 import nbformat
 import pytest
+from submissions.mistakes import MISTAKES, in_notebook
 
 from conftest import ROOT
-from submissions.mistakes import MISTAKES, in_notebook
 from course_utils.assign import answered
 from course_utils.grade import Limits, RunnerPool, grade, summary
 from course_utils.grade.cli import main as grade_main

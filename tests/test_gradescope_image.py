@@ -71,6 +71,8 @@ def _attack_cells(leak: Path, source: Path) -> str:
     the test runner's child): each attempt's outcome and the uid it ran as land in ``leak``."""
     return (
         "import json, os, pathlib, subprocess, sys\n"
+        "BEAT = ('import pathlib, sys, time\\nwhile True:\\n'\n"
+        "        '    pathlib.Path(sys.argv[1]).write_text(str(time.time()))\\n    time.sleep(0.2)')\n"
         f"LEAK = {str(leak)!r}\n"
         f"SOURCE = {str(source)!r}\n"
         "def _attack(where):\n"
@@ -79,12 +81,13 @@ def _attack_cells(leak: Path, source: Path) -> str:
         "    attempts = {\n"
         "        'read solutions': lambda: (leak / f'solution-{where}.txt').write_text(\n"
         "            (source / 'solutions' / '01_jensen_elbo.ipynb').read_text()),\n"
-        "        'write results': lambda: (source.parent / 'results' / 'results.json').write_text('{\"score\": 1000}'),\n"
-        "        'rewrite course_utils': lambda: (source / 'course_utils' / 'checks' / 'nb01.py').write_text('x = 1\\n'),\n"
+        "        'write results': lambda: (source.parent / 'results' / 'results.json')\n"
+        "            .write_text('{\"score\": 1000}'),\n"
+        "        'rewrite course_utils': lambda: (source / 'course_utils' / 'checks' / 'nb01.py')\n"
+        "            .write_text('x = 1\\n'),\n"
         "        'write the venv': lambda: (source.parent / 'venv' / 'pwned.pth').write_text('import os\\n'),\n"
-        "        'leave a process': lambda: subprocess.Popen([sys.executable, '-c', 'import pathlib, sys, time\\n'\n"
-        "            'while True:\\n    pathlib.Path(sys.argv[1]).write_text(str(time.time()))\\n    time.sleep(0.2)',\n"
-        "            beat], start_new_session=True),\n"
+        "        'leave a process': lambda: subprocess.Popen([sys.executable, '-c', BEAT, beat],\n"
+        "                                                    start_new_session=True),\n"
         "    }\n"
         "    tried = {}\n"
         "    for name, attempt in attempts.items():\n"
@@ -128,8 +131,9 @@ def test_setup_makes_the_student_user_and_hides_the_hidden_tests(image):
     solutions = image / "source" / "solutions"
     assert all(not (p.stat().st_mode & 0o077) for p in [solutions, *solutions.iterdir()]), "solutions/ is readable"
     assert list((image / "source" / ".cache" / "data").glob("*.pt")), "the images were not decoded at set-up"
-    run = subprocess.run([str(image / "venv" / "bin" / "python"), "-c", "import course_utils; print(course_utils.__file__)"],
-                         cwd="/", capture_output=True, text=True, timeout=120)  # fmt: skip
+    python = str(image / "venv" / "bin" / "python")
+    run = subprocess.run([python, "-c", "import course_utils; print(course_utils.__file__)"], cwd="/",
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
     assert run.returncode == 0 and run.stdout.strip().startswith(str(image / "source")), run.stdout + run.stderr
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from submissions.mistakes import SUBTLE  # a subtle mistake per assignment, on one exercise
 
 from conftest import ROOT
-from submissions.mistakes import SUBTLE  # a subtle mistake per assignment, on one exercise
 
 pytestmark = pytest.mark.skipif(os.environ.get("COURSE_NBGRADER") != "1",
                                 reason="runs the real nbgrader (minutes): ./course test-nbgrader")
