@@ -23,55 +23,21 @@ from pathlib import Path
 
 import nbformat
 
+from .nbcode import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, MarkerError, base_namespace, replace_blocks
 from .paths import REPO_ROOT
-
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
 
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
 
-class MarkerError(ValueError):
-    """Unbalanced or nested solution / hidden-test markers."""
-
-
-def _replace_blocks(source: str, begin: str, end: str, replacement: list[str] | None, where: str) -> str:
-    out: list[str] = []
-    inside = False
-    for lineno, line in enumerate(source.split("\n"), 1):
-        stripped = line.strip()
-        if stripped == begin:
-            if inside:
-                raise MarkerError(
-                    f"{where}, line {lineno}: {begin!r} inside another block; close the first with {end!r}."
-                )
-            inside = True
-            if replacement is not None:
-                indent = line[: len(line) - len(line.lstrip())]
-                out.extend(indent + r for r in replacement)
-            continue
-        if stripped == end:
-            if not inside:
-                raise MarkerError(f"{where}, line {lineno}: {end!r} without a {begin!r} before it.")
-            inside = False
-            continue
-        if not inside:
-            out.append(line)
-    if inside:
-        raise MarkerError(f"{where}: {begin!r} is never closed with {end!r}.")
-    return "\n".join(out)
-
-
 def student_source(source: str, cell_type: str, where: str = "cell") -> str:
     """The student version of one cell's source."""
-    source = _replace_blocks(source, BEGIN_HIDDEN, END_HIDDEN, None, where)
+    source = replace_blocks(source, BEGIN_HIDDEN, END_HIDDEN, None, where)
     if cell_type == "code":
         solution = ["# YOUR CODE HERE", "raise NotImplementedError()"]
     else:
         solution = ["YOUR ANSWER HERE"]
-    return _replace_blocks(source, BEGIN_SOLUTION, END_SOLUTION, solution, where)
+    return replace_blocks(source, BEGIN_SOLUTION, END_SOLUTION, solution, where)
 
 
 def _clear_outputs(nb) -> None:
@@ -214,17 +180,10 @@ def solution_cells(path: Path) -> list:
 def solution_namespace(path: Path) -> dict:
     """Execute only the solution cells of a notebook and return the namespace (for maintainers' tools).
 
-    Solution cells are self-contained: they may use ``torch``, ``math``, ``nn``, ``F`` and ``np``,
-    and import anything else themselves.
+    Solution cells are self-contained: they may use ``torch``, ``math``, ``nn``, ``F`` and ``np``
+    (:func:`course_utils.nbcode.base_namespace`), and import anything else themselves.
     """
-    import math
-
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    ns: dict = {"torch": torch, "math": math, "nn": nn, "F": F, "np": np, "__name__": "solution"}
+    ns = base_namespace("solution")
     for cell in solution_cells(Path(path)):
         exec(compile(cell.source, f"{Path(path).name}:{cell.get('id')}", "exec"), ns)
     return ns

@@ -2,8 +2,8 @@
 
 Notebook 06 has no new exercise: it reruns the course's methods side by side. It does not ship their answers
 either. :func:`load_your_code` reads the definitions from your own notebooks 02-05 (the ones next to notebook
-06; the grader's reader, so nothing but imports, ``def``, ``class`` and constants runs), and each method is
-used only when your functions pass that notebook's checks::
+06; read as the grader reads a submission, :mod:`course_utils.nbcode`, so nothing but imports, ``def``,
+``class`` and constants runs), and each method is used only when your functions pass that notebook's checks::
 
     code = load_your_code("04_simclr")        # your augment, nt_xent_loss, ...
     code.ready("augment", "nt_xent_loss")     # True when both pass check_augment / check_nt_xent_loss
@@ -16,7 +16,6 @@ notebook then runs without training them); ``COURSE_CHECKPOINTS=train`` trains e
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib
 import math
@@ -32,6 +31,7 @@ from torch import nn
 from .checkpoints import load_or_train
 from .evaluate import extract_features
 from .models import MLPVAE
+from .nbcode import base_namespace, definitions, definitions_digest, run_definitions
 from .paths import REPO_ROOT
 from .released import checkpoint_mode, is_released, load_released
 from .simclr import Encoder, SimCLRModel, warmup_cosine
@@ -95,25 +95,6 @@ def _notebook_path(notebook: str, folder: Path | None) -> Path | None:
     return None
 
 
-def run_definitions(nb, ns: dict, filename: str) -> str:
-    """Run a notebook's definitions (the grader's reader: imports, ``def``, ``class``, constants) in ``ns``, each
-    statement on its own; one that fails (it reads what only the running notebook has, or is broken) leaves its
-    name undefined. Returns a short hash of their source (a changed definition changes it)."""
-    from .grade.extract import definitions
-
-    h = hashlib.sha256()
-    for _, source, keep in definitions(nb).cells:
-        tree = ast.parse(source)
-        for j in keep:
-            stmt = ast.Module(body=[tree.body[j]], type_ignores=[])
-            h.update(ast.unparse(stmt).encode())
-            try:
-                exec(compile(stmt, filename, "exec"), ns)  # noqa: S102 - the notebook's own definitions
-            except Exception:  # noqa: BLE001, S110 - the caller checks for the names it needs
-                pass
-    return h.hexdigest()[:12]
-
-
 def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict | None = None) -> YourCode:
     """Read the definitions of ``<folder>/<notebook>.ipynb`` (default: the current folder, which is notebook 06's
     in Jupyter, else the course's ``notebooks/``) and run that notebook's checks on each exercise.
@@ -126,7 +107,7 @@ def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict 
     checks = importlib.import_module(f"course_utils.checks.{CHECK_MODULES[notebook]}")
     exercises = sorted(n[len("check_"):] for n in dir(checks) if n.startswith("check_"))
     path = _notebook_path(notebook, Path(folder) if folder is not None else None)
-    ns: dict = {"__name__": f"your_{notebook}", "torch": torch, "nn": nn, "F": F, "math": math}
+    ns = base_namespace(f"your_{notebook}", ("torch", "nn", "F", "math"))
     ns.update(extra or {})
     if path is None:
         status = {n: f"{notebook}.ipynb was not found next to this notebook" for n in exercises}
@@ -136,7 +117,8 @@ def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict 
     except Exception as e:  # noqa: BLE001 - an unreadable notebook is reported, not raised
         status = {n: f"{path.name} could not be read ({type(e).__name__}: {e})" for n in exercises}
         return YourCode(notebook, path, ns, status, "unreadable")
-    digest = run_definitions(nb, ns, path.name)
+    defs = definitions(nb).cells
+    run_definitions(defs, ns, path.name)
     status = {}
     for name in exercises:
         if name not in ns:
@@ -149,7 +131,7 @@ def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict 
         else:
             why = f"`{name}` in {path.name} does not pass check_{name} yet (run that notebook's check cell)"
         status[name] = "ok" if ok else why
-    return YourCode(notebook, path, ns, status, digest)
+    return YourCode(notebook, path, ns, status, definitions_digest(defs))
 
 
 # ---------------------------------------------------------------------------------------------- modules
@@ -432,7 +414,7 @@ def autoencoder_encoder_state(state: dict, latent_dim: int = 32, hidden_dim: int
 
 
 __all__ = [
-    "METHODS", "COARSE_GROUPS", "coarse_labels", "YourCode", "run_definitions", "load_your_code", "Encode",
+    "METHODS", "COARSE_GROUPS", "coarse_labels", "YourCode", "load_your_code", "Encode",
     "mlp_encoder", "as_mlp_encoder", "autoencoder_encoder_state", "Classifier", "epochs_for", "train_autoencoder",
     "train_vae", "train_simclr", "build_mae", "train_mae", "classifier_release_name", "train_classifier", "accuracy",
     "use_released", "released_features", "History",

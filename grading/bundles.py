@@ -26,8 +26,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from course_utils.assign import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, problems  # noqa: E402
+from course_utils.assign import problems  # noqa: E402
 from course_utils.grade.spec import assignment_paths  # noqa: E402
+from course_utils.nbcode import (  # noqa: E402
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    MARKERS,
+    block_lines,
+)
 
 BUILD = ROOT / "build"
 GRADESCOPE = ROOT / "grading" / "gradescope"
@@ -89,16 +97,12 @@ def solution_lines(solutions_dir: Path = ROOT / "solutions") -> set[str]:
 
     lines = set()
     for path in sorted(Path(solutions_dir).glob("*.ipynb")):
-        for cell in nbformat.read(str(path), as_version=4).cells:
-            inside = False
-            for line in cell.source.split("\n"):
-                s = line.strip()
-                if s in (BEGIN_SOLUTION, BEGIN_HIDDEN):
-                    inside = True
-                elif s in (END_SOLUTION, END_HIDDEN):
-                    inside = False
-                elif inside and len(s) >= 12 and not s.startswith("#"):
-                    lines.add(s)
+        for i, cell in enumerate(nbformat.read(str(path), as_version=4).cells):
+            for begin, end in ((BEGIN_SOLUTION, END_SOLUTION), (BEGIN_HIDDEN, END_HIDDEN)):
+                for line in block_lines(cell.source, begin, end, f"{path.name}, cell {i}"):
+                    s = line.strip()
+                    if len(s) >= 12 and not s.startswith("#"):
+                        lines.add(s)
     return lines
 
 
@@ -117,7 +121,7 @@ def leaks(zip_path: Path) -> list[str]:
             except UnicodeDecodeError:
                 continue  # binary stored values (.pt)
             if name.endswith(".ipynb"):
-                for marker in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN):
+                for marker in MARKERS:
                     if marker in text:
                         found.append(f"{name}: holds the marker {marker!r}")
                 import nbformat

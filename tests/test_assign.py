@@ -7,7 +7,8 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from course_utils.assign import MARKERS, MarkerError, generate, problems, solution_cells, student_source
+from course_utils.assign import generate, problems, solution_cells, student_source
+from course_utils.nbcode import MARKERS, MarkerError
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))

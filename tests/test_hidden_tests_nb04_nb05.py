@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from course_utils import checks as _checks
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.checks import nb04, nb05
+from course_utils.nbcode import BEGIN_HIDDEN, END_HIDDEN, block_lines
 
 SOL04 = solution_namespace(SOLUTIONS_DIR / "04_simclr.ipynb")
 SOL05 = solution_namespace(SOLUTIONS_DIR / "05_mae.ipynb")
@@ -19,8 +20,7 @@ SOL05 = solution_namespace(SOLUTIONS_DIR / "05_mae.ipynb")
 def _hidden_block(notebook: str, grade_id: str) -> str:
     nb = nbformat.read(SOLUTIONS_DIR / f"{notebook}.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-    src = cell.source
-    return src[src.index("### BEGIN HIDDEN TESTS") : src.index("### END HIDDEN TESTS")]
+    return "\n".join(block_lines(cell.source, BEGIN_HIDDEN, END_HIDDEN))
 
 
 def _passes(notebook, name, fn, module) -> bool:

@@ -42,7 +42,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course_utils.assign import BEGIN_HIDDEN, END_HIDDEN, _replace_blocks  # noqa: E402
+from course_utils.nbcode import BEGIN_HIDDEN, END_HIDDEN, replace_blocks  # noqa: E402
 
 OUT = ROOT / "build" / "site"
 EXERCISE_RE = re.compile(r"^#{2,4}\s*Exercise\s+(\d+)\s*(★+)\s*\(\s*(\d+)\s*min\s*\)\s*:?\s*(.*)$", re.M)
@@ -120,7 +120,7 @@ def execute(path: Path, profile: str) -> tuple[nbformat.NotebookNode, float]:
 def without_hidden_tests(nb) -> None:
     for cell in nb.cells:
         if cell.cell_type == "code" and BEGIN_HIDDEN in cell.source:
-            cell.source = _replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, "site").rstrip("\n")
+            cell.source = replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, "site").rstrip("\n")
 
 
 # --------------------------------------------------------------------------------------------- pages

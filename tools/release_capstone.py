@@ -50,6 +50,7 @@ def notebook_namespace(profile: str) -> dict:
 
     from course_utils import capstone as cs
     from course_utils import setup_notebook
+    from course_utils.nbcode import definitions, run_definitions
 
     os.environ["COURSE_PROFILE"] = profile
     course = setup_notebook(NOTEBOOK)
@@ -59,7 +60,8 @@ def notebook_namespace(profile: str) -> dict:
                 "device": course.device, "X_pool": train.images[: P.n_train], "y_pool": train.labels[: P.n_train],
                 "X_test": test.images[: P.n_test], "y_test": test.labels[: P.n_test],
                 "X_pre": train.images[: P.capstone_n_pretrain]}
-    cs.run_definitions(nbformat.read(ROOT / "solutions" / f"{NOTEBOOK}.ipynb", as_version=4), ns, NOTEBOOK)
+    solution = nbformat.read(ROOT / "solutions" / f"{NOTEBOOK}.ipynb", as_version=4)
+    run_definitions(definitions(solution).cells, ns, NOTEBOOK)
     needed = ("pretrained", "low_resolution", "noisy", "subsets", "supervised_accuracy", "finetuned_mae_accuracy",
               "PER_CLASS", "SEEDS", "RELEASED_NAME", "WIDTH")
     if missing := [n for n in needed if n not in ns]:

@@ -13,7 +13,7 @@ How a submission is graded:
    from it, so nothing the notebook does (printing, exiting, writing files) can change a score.
 3. **Test by name.** A separate warm process forks a fresh child for each exercise's public check and for its
    hidden tests. The child loads only the submission's *definitions* (imports, ``def``, ``class``, constants;
-   :mod:`.extract`), from any cell, in any order, so deleted, moved or duplicated cells and cell ids do not
+   :mod:`course_utils.nbcode`), from any cell, in any order, so deleted, moved or duplicated cells and cell ids do not
    matter. Each statement of a test cell (a check call, one ``assert``) is one check and earns an equal share
    of the cell's ``points``. Tests see copies of ``torch``, ``math`` and ``checks`` taken before the submission
    loaded; a statement after which torch, builtins or the checks were changed fails. A statement that runs
@@ -33,9 +33,12 @@ memory (for instance the caller's frame) and so see the hidden test it is called
 at a time, in fresh processes, after all public output has been collected keeps them out of any feedback.
 """
 
-from .core import Limits, RunnerPool, error_results, grade, summary, write_results
+from .core import grade
+from .limits import Limits
+from .pool import RunnerPool
+from .results import Results, error_results, summary, write_results
 
-__all__ = ["Limits", "RunnerPool", "grade", "summary", "write_results", "error_results", "main"]
+__all__ = ["Limits", "RunnerPool", "Results", "grade", "summary", "write_results", "error_results", "main"]
 
 
 def main(argv=None) -> int:

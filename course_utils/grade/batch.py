@@ -50,9 +50,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..paths import atomic_write_bytes
-from .core import SOLUTIONS_DIR, Limits, RunnerPool, error_results, grade
+from .core import SOLUTIONS_DIR, grade
 from .isolation import Isolation, choose
-from .results import parse_test_name, render
+from .limits import Limits
+from .pool import RunnerPool
+from .results import Results, parse_test_name
 from .spec import SpecError, find_solution, guess_assignment, load_assignment
 
 
@@ -251,12 +253,12 @@ def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, 
         results = grade(sub.path, sub.assignment, solutions_dir, profile, execute, None, limits, pool=pool,
                         isolation=isolation)
     except BaseException as e:  # noqa: BLE001 - grade() does not raise; this is a last resort
-        results = error_results(f"{type(e).__name__}: {e}", time.monotonic() - t0)
+        results = Results.error(f"{type(e).__name__}: {e}", time.monotonic() - t0)
     notebook = sub.assignment or _guess(sub.path) or sub.path.stem
-    doc = render(results, "gradescope", hidden_visibility)
+    doc = results.gradescope(hidden_visibility)
     atomic_write_bytes(folder / "results.json", json.dumps(doc, indent=2).encode())
     atomic_write_bytes(folder / "feedback.html", feedback_html(sub.student, notebook, results).encode())
-    errors = [t["name"] for t in results.get("tests", []) if t["name"] in ("Autograder error", "Submission error")]
+    errors = results.errors()
     done = {"student": sub.student, "notebook": str(sub.path), "sha256": digest, "assignment": notebook,
             "late": sub.late, "score": results.get("score", 0.0), "errors": errors,
             "seconds": round(time.monotonic() - t0, 1)}
@@ -283,19 +285,10 @@ def gradebook(out: Path, done: list[dict], solutions_dir: Path) -> Path:
     exercises = list(dict.fromkeys(e for cols in columns.values() for e in cols))
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["student", "assignment", *exercises, "total", "max", "late", "errors"])
+    w.writerow(Results.gradebook_header(exercises))
     for d in sorted(done, key=lambda d: (d["assignment"], d["student"])):
-        results = json.loads((out / d["student"] / "results.json").read_text())
-        points: Counter = Counter()
-        top: Counter = Counter()
-        for t in results.get("tests", []):
-            ex = _exercise(t["name"])
-            if ex:
-                points[ex] += t["score"]
-                top[ex] += t["max_score"]
-        late = "" if d.get("late") is None else ("yes" if d["late"] else "no")
-        w.writerow([d["student"], d["assignment"], *[f"{points[e]:g}" if e in top else "" for e in exercises],
-                    f"{results.get('score', 0):g}", f"{sum(top.values()):g}", late, "; ".join(d.get("errors", []))])
+        results = Results(json.loads((out / d["student"] / "results.json").read_text()))
+        w.writerow(results.gradebook_row(exercises, d["student"], d["assignment"], d.get("late"), d.get("errors", [])))
     path = out / "gradebook.csv"
     atomic_write_bytes(path, buf.getvalue().encode())
     return path

@@ -9,7 +9,9 @@ import time
 import traceback
 from pathlib import Path
 
-from .core import Limits, error_results, grade, summary, write_results
+from .core import grade
+from .limits import Limits
+from .results import Results
 
 
 def main(argv=None) -> int:
@@ -56,24 +58,24 @@ def main(argv=None) -> int:
             memory_mb=a.memory_mb,
             grading_timeout=a.grading_timeout,
         )
-        from .core import _user
         from .isolation import choose
+        from .sandbox import user_ids
 
-        isolation = choose(_user(a.run_as) if a.run_as else None)
+        isolation = choose(user_ids(a.run_as) if a.run_as else None)
         if isolation.kind != "namespace":  # loudly, on the terminal (never in the student's results)
             print(isolation.describe(), file=sys.stderr)
         results = grade(a.submission, a.assignment, a.solutions, a.profile, not a.no_execute, a.run_as, limits,
                         isolation=isolation)
     except BaseException as e:  # noqa: BLE001 - whatever happens, a valid results.json
         traceback.print_exc()
-        results = error_results(f"{type(e).__name__}: {e}", time.monotonic() - t0)
-    doc = write_results(results, Path(a.out), a.format, a.hidden_visibility)
+        results = Results.error(f"{type(e).__name__}: {e}", time.monotonic() - t0)
+    doc = results.write(Path(a.out), a.format, a.hidden_visibility)
     if a.json:
         import json
 
         print(json.dumps(doc, indent=2))
     elif not a.quiet:
-        print(summary(results))
+        print(results.summary())
         print(f"wrote {a.out}")
     return 0
 

@@ -1,24 +1,96 @@
 """Phase 1 of grading: run the whole submission in its own kernel, for feedback only.
 
-    python -m course_utils.grade.execute NOTEBOOK REPORT_FD --cell-timeout S --total-timeout S [--memory-mb M]
+    python -c "import sys; from course_utils.grade.execute import main; sys.exit(main())" NOTEBOOK REPORT_FD
+        --cell-timeout S --total-timeout S [--memory-mb M]
 
-Started by the grader in a sandbox folder (never by hand). Scores never come from here: this says whether the
-notebook runs top to bottom, and where it does not. Outputs are counted, not kept (a notebook that prints
-gigabytes costs no memory); only each error's name and message are reported. A cell that runs past the
-per-cell timeout is interrupted and the run stops there; a dead kernel (``os._exit``, a crash, out of memory)
-stops it too; the total timeout bounds the whole run.
+Two sides: :func:`execute_notebook` is the grader's, which starts this module in the sandbox (never by hand)
+and reads its report; :func:`run` and :func:`main` are the started process's. Scores never come from here:
+this says whether the notebook runs top to bottom, and where it does not. Outputs are counted, not kept (a
+notebook that prints gigabytes costs no memory); only each error's name and message are reported. A cell that
+runs past the per-cell timeout is interrupted and the run stops there; a dead kernel (``os._exit``, a crash, out
+of memory) stops it too; the total timeout bounds the whole run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
-from .runner import send
+from .limits import Limits
+from .protocol import Channel, send
+from .sandbox import Sandbox, kill_group
 
 
+# ----------------------------------------------------------------------------- the grader's side
+def execute_notebook(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits) -> dict:
+    """Run the submission top to bottom in its own kernel (feedback only); returns the executor's report."""
+    r, w = os.pipe()
+    user = {}
+    if sandbox.run_as and os.getuid() == 0:
+        user = dict(user=sandbox.run_as[0], group=sandbox.run_as[1], extra_groups=[])
+    with open(sandbox.root / "execute.log", "wb") as log:
+        proc = subprocess.Popen(
+            sandbox.command(
+                [
+                    sys.executable,
+                    "-c",  # not -m: the package imports this module first
+                    "import sys; from course_utils.grade.execute import main; sys.exit(main())",
+                    str(nb_path),
+                    str(w),
+                    "--cell-timeout",
+                    str(limits.cell_timeout),
+                    "--total-timeout",
+                    str(limits.total_timeout),
+                    "--memory-mb",
+                    str(limits.memory_mb),
+                ],
+                sandbox.work,
+            ),
+            pass_fds=(w,),
+            cwd=sandbox.work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            **user,
+        )
+    os.close(w)
+    chan, kernel_pid, report = Channel(r), None, None
+    deadline = time.monotonic() + limits.total_timeout + 90
+    try:
+        while report is None:
+            try:
+                msg = chan.recv(max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                report = {"cells": [], "stopped": f"the notebook did not finish within {limits.total_timeout:g} s"}
+                break
+            except (EOFError, ValueError):
+                report = {"cells": [], "stopped": "the notebook runner stopped unexpectedly"}
+                break
+            if msg.get("ev") == "kernel":
+                kernel_pid = msg.get("pid")
+            elif msg.get("ev") == "report":
+                report = msg
+    finally:
+        chan.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        if proc.poll() is None:
+            kill_group(proc.pid)  # in a namespace sandbox, everything inside dies with it
+            if sandbox.isolation.kind != "namespace":  # there, kernel_pid is a PID inside the sandbox
+                kill_group(kernel_pid)
+            proc.wait()
+    return report
+
+
+# ----------------------------------------------------------------------------- the started process
 def _make_client(nb, cell_timeout: float, path: str):
     from nbclient import NotebookClient
 

@@ -1,9 +1,12 @@
-"""The grading results, written as Gradescope, PrairieLearn or the gradebook want them.
+"""The grading results: one :class:`Results` object, written as Gradescope, PrairieLearn, the gradebook or a terminal
+want them.
 
-The grader builds one results dict (:func:`course_utils.grade.grade`): ``score``, ``execution_time``, ``output``
-and ``tests[]`` with ``name``, ``score``, ``max_score``, ``output``, ``visibility``. :func:`gradescope` and
-:func:`prairielearn` turn it into each platform's file; :func:`write` writes one atomically. The JSON Schemas
-below are what the tests validate every written file against.
+The grader builds one :class:`Results` (:func:`course_utils.grade.grade`), a dict in Gradescope's shape: ``score``,
+``execution_time``, ``output`` and ``tests[]`` with ``name``, ``score``, ``max_score``, ``output``, ``visibility``.
+Its writers: :meth:`Results.gradescope` and :meth:`Results.prairielearn` (each platform's file; :func:`gradescope`
+and :func:`prairielearn` for a plain dict), :meth:`Results.write` (one of them, atomically),
+:meth:`Results.gradebook_row` (a student's row of ``gradebook.csv``) and :meth:`Results.summary` (the terminal).
+The JSON Schemas below are what the tests validate every written file against.
 
 Gradescope (``results.json``; see ``../shared/reference/grading-formats.md``):
 
@@ -22,11 +25,17 @@ PrairieLearn (``--format prairielearn``, ``/grade/results/results.json``): ``gra
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..paths import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from .spec import Assignment, Unit
 
 FORMATS = ("gradescope", "prairielearn")
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
@@ -96,56 +105,283 @@ def parse_test_name(name: str) -> tuple[str, str, str] | None:
     return (m.group(1), m.group(2), m.group(3)) if m else None
 
 
+def _r(x: float) -> float:
+    return round(x + 0.0, 4)
+
+
+def _statement_line(k: int, res: dict, hidden: bool) -> str:
+    if res.get("ok"):
+        return ""
+    err = res.get("error") or "failed"
+    if err == "NotImplementedError":
+        err = "not implemented yet (replace `raise NotImplementedError()` with your code)"
+    elif err == "AssertionError":
+        err = "wrong result (an assertion did not hold)" if hidden else "AssertionError"
+    elif not hidden and res.get("detail"):
+        err = f"{err}: {res['detail']}"
+    return err
+
+
+def _not_implemented(public: list[dict], hidden: list[dict]) -> bool:
+    return any("[TODO]" in (r.get("output") or "") for r in public) or any(
+        r.get("error") == "NotImplementedError" for r in public + hidden
+    )
+
+
+def unit_entries(unit: Unit, public: list[dict], hidden: list[dict]) -> list[dict]:
+    """The Gradescope test entries of one unit: its public check, then its hidden tests."""
+    w = unit.points / unit.n_checks
+    if _not_implemented(public, hidden):  # an assert that holds for any stub (isinstance, ...) earns nothing
+        public = [{**r, "ok": False} for r in public]
+        hidden = [{**r, "ok": False} for r in hidden]
+    entries = []
+    title = f"Exercise {unit.number}: {unit.exercise}"
+    pub = [(s, r) for s, r in zip(unit.public, public) if s.counts]
+    if pub:
+        passed = sum(bool(r.get("ok")) for _, r in pub)
+        lines = []
+        for s, r in zip(unit.public, public):
+            out = (r.get("output") or "").rstrip()
+            if out:
+                lines.append(out)
+            if r.get("dropped"):
+                lines.append(f"... ({r['dropped']:,} more characters of output not shown)")
+            why = _statement_line(0, r, False)
+            if why and not (s.kind == "check" and why == "the check did not pass" and out):
+                lines.append(f"`{s.source.splitlines()[0][:100]}`: {why}")
+        entries.append(
+            {
+                "name": f"{title} (public check)",
+                "score": _r(w * passed),
+                "max_score": _r(w * len(pub)),
+                "output": "\n".join(lines) or ("passed" if passed == len(pub) else "failed"),
+                "visibility": "visible",
+            }
+        )
+    hid = [(s, r) for s, r in zip(unit.hidden, hidden) if s.counts]
+    if hid:
+        passed = sum(bool(r.get("ok")) for _, r in hid)
+        lines = [f"{passed} of {len(hid)} hidden tests passed."]
+        if _not_implemented(public, hidden):
+            lines[0] += " The exercise is not implemented yet: replace `raise NotImplementedError()` with your code."
+        else:
+            for k, (s, r) in enumerate(hid, 1):
+                if not r.get("ok"):
+                    lines.append(f"hidden test {k}: {_statement_line(k, r, True)}")
+        setup_fail = [r for s, r in zip(unit.hidden, hidden) if not s.counts and not r.get("ok")]
+        if setup_fail and passed < len(hid):
+            lines.append(f"(preparing the hidden inputs failed too: {_statement_line(0, setup_fail[0], True)})")
+        entries.append(
+            {
+                "name": f"{title} (hidden tests)",
+                "score": _r(w * passed),
+                "max_score": _r(w * len(hid)),
+                "output": "\n".join(lines),
+                "visibility": "visible",
+            }
+        )
+    return entries
+
+
+def _execution_text(report: dict | None) -> str:
+    if report is None:
+        return "Your notebook was not run top to bottom (grading only loads your definitions)."
+    cells = report.get("cells", [])
+    errors = [c for c in cells if c.get("status") == "error"]
+    parts = []
+    if report.get("stopped"):
+        parts.append(f"Running your notebook top to bottom: {report['stopped']}.")
+    elif not errors:
+        parts.append(f"Your notebook ran top to bottom without errors ({report.get('seconds', 0):.0f} s).")
+    else:
+        parts.append(f"Your notebook ran top to bottom ({report.get('seconds', 0):.0f} s), with errors:")
+    for c in errors[:5]:
+        parts.append(f"  code cell {c['cell']}: {c.get('ename')}: {c.get('evalue', '')[:200]}")
+    if len(errors) > 5:
+        parts.append(f"  ... and {len(errors) - 5} more cells with errors")
+    if report.get("output_bytes", 0) > 5_000_000:
+        parts.append(f"  (it printed {report['output_bytes'] / 1e6:.0f} MB of output; please print less)")
+    return "\n".join(parts)
+
+
+class Results(dict):
+    """One grading's results, in Gradescope's shape (a dict: ``score``, ``execution_time``, ``output``,
+    ``stdout_visibility``, ``tests``), with every writer of them."""
+
+    # ------------------------------------------------------------------------- made by the grader
+    @classmethod
+    def graded(cls, spec: Assignment, public: dict, hidden: dict, report: dict | None, defined: set[str],
+               notes: list[str], elapsed: float) -> "Results":
+        """The results of a grading that ran: ``public`` and ``hidden`` are each unit's statement results (by
+        test id), ``report`` the top-to-bottom run's (None: not run), ``defined`` the names the submission
+        defines, ``notes`` what could not be loaded."""
+        tests = [e for u in spec.units for e in unit_entries(u, public[u.test_id], hidden[u.test_id])]
+        score = _r(sum(t["score"] for t in tests))
+        missing = [u.exercise for u in spec.units if u.exercise not in defined]
+        lines = [
+            f"{spec.notebook}: {score:g} / {spec.total_points:g} points.",
+            f"Each exercise is graded by its name, with the public check you saw in the notebook and hidden tests you "
+            f"did not see: {spec.n_hidden} hidden tests in all (only their results are shown, never their inputs or "
+            f"expected values).",
+            "Graded functions are loaded on their own: they may use torch, math, nn, F, np, what they import, and "
+            "other functions and constants defined at the top level of a cell, but not variables computed by other "
+            "cells.",
+            _execution_text(report),
+        ]
+        if missing:
+            lines.append("Not found in your notebook: " + ", ".join(f"`{m}`" for m in missing) + ".")
+        if notes:
+            lines.append("While loading your definitions:\n" + "\n".join(f"  {n}" for n in notes[:10]))
+        return cls(score=score, execution_time=math.ceil(elapsed), output="\n".join(lines),
+                   stdout_visibility="hidden", tests=tests)
+
+    @classmethod
+    def not_graded(cls, spec: Assignment, why: str, elapsed: float) -> "Results":
+        """Every test of ``spec`` failed, for one reason (the notebook could not be read)."""
+        tests = []
+        for u in spec.units:
+            tests += unit_entries(
+                u, [{"ok": False, "error": why}] * len(u.public), [{"ok": False, "error": why}] * len(u.hidden)
+            )
+        for t in tests:
+            if "(public check)" in t["name"]:
+                t["output"] = f"Not graded: {why}"
+        return cls(score=0.0, execution_time=math.ceil(elapsed), stdout_visibility="hidden",
+                   output=f"{spec.notebook}: 0 / {spec.total_points:g} points. Not graded: {why} "
+                   f"({spec.n_hidden} hidden tests were not run.)",
+                   tests=tests)
+
+    @classmethod
+    def error(cls, message: str, elapsed: float, max_score: float = 0.0, name: str = "Autograder error"
+              ) -> "Results":
+        """Valid results that say grading failed, and why."""
+        return cls(score=0.0, execution_time=math.ceil(elapsed), output=f"{name}: {message}",
+                   stdout_visibility="hidden",
+                   tests=[{"name": name, "score": 0.0, "max_score": _r(max_score), "output": message,
+                           "visibility": "visible"}])
+
+    def errors(self) -> list[str]:
+        """The names of the tests that say grading itself failed (none when it ran)."""
+        return [t["name"] for t in self.get("tests", []) if t["name"] in ERROR_TESTS]
+
+    # ------------------------------------------------------------------------- the writers
+    def gradescope(self, hidden_visibility: str = "visible") -> dict:
+        """Gradescope's results.json: plain text, each test's status, number and tags, hidden tests' visibility."""
+        if hidden_visibility not in VISIBILITIES:
+            raise ValueError(f"hidden visibility must be one of {', '.join(VISIBILITIES)}, not {hidden_visibility!r}")
+        tests = []
+        for t in self.get("tests", []):
+            entry = {"name": t["name"], "score": t["score"], "max_score": t["max_score"],
+                     "status": "passed" if t["score"] >= t["max_score"] - 1e-9 and t["name"] not in ERROR_TESTS
+                     else "failed",
+                     "output": plain(t.get("output", "")), "output_format": "text",
+                     "visibility": t.get("visibility", "visible")}
+            ex = parse_test_name(t["name"])
+            if ex:
+                number, exercise, kind = ex
+                entry["number"] = f"{number}.{1 if kind == 'public check' else 2}"
+                entry["tags"] = [exercise, "public" if kind == "public check" else "hidden"]
+                if kind == "hidden tests":
+                    entry["visibility"] = hidden_visibility
+            tests.append(entry)
+        out = {"score": self.get("score", 0.0), "execution_time": self.get("execution_time", 0),
+               "output": plain(self.get("output", "")), "output_format": "text", "test_output_format": "text",
+               "stdout_visibility": self.get("stdout_visibility", "hidden"), "tests": tests}
+        return out
+
+    def prairielearn(self) -> dict:
+        """PrairieLearn's results.json: score in [0, 1]; not gradable when grading itself failed."""
+        tests = self.get("tests", [])
+        errors = [t for t in tests if t["name"] in ERROR_TESTS]
+        total = sum(t["max_score"] for t in tests)
+        out = {
+            "gradable": not errors,
+            "score": round(min(1.0, max(0.0, self.get("score", 0.0) / total)) if total else 0.0, 6),
+            "message": plain(str(self.get("output", "")).split("\n", 1)[0]),
+            "output": plain(self.get("output", "")),
+            "tests": [{"name": t["name"], "points": t["score"], "max_points": t["max_score"],
+                       "message": plain(t.get("output", ""))} for t in tests],
+        }
+        if errors:
+            out["format_errors"] = [plain(t.get("output", "")) for t in errors]
+            out["score"] = 0.0
+        return out
+
+    def render(self, fmt: str = "gradescope", hidden_visibility: str = "visible") -> dict:
+        if fmt == "gradescope":
+            return self.gradescope(hidden_visibility)
+        if fmt == "prairielearn":
+            return self.prairielearn()
+        raise ValueError(f"unknown results format {fmt!r}: use one of {', '.join(FORMATS)}")
+
+    def write(self, out: Path, fmt: str = "gradescope", hidden_visibility: str = "visible") -> dict:
+        """Write these results to ``out`` in ``fmt`` (atomically: a reader sees the old file or the whole new one)."""
+        doc = self.render(fmt, hidden_visibility)
+        out = Path(out)
+        if out.is_dir() and not out.is_symlink():  # a submission that made results.json a folder or a link
+            shutil.rmtree(out)
+        elif out.is_symlink():
+            out.unlink()
+        atomic_write_bytes(out, (json.dumps(doc, indent=2) + "\n").encode())
+        return doc
+
+    @staticmethod
+    def gradebook_header(exercises: list[str]) -> list[str]:
+        """The columns of ``gradebook.csv``, for these exercises (of every assignment in it)."""
+        return ["student", "assignment", *exercises, "total", "max", "late", "errors"]
+
+    def gradebook_row(self, exercises: list[str], student: str, assignment: str, late: bool | None = None,
+                      errors: list[str] = ()) -> list[str]:
+        """A student's row of ``gradebook.csv``: each exercise's points (empty where the assignment has no such
+        exercise), the total, the maximum, late (``yes``, ``no`` or empty: not known) and grading errors."""
+        points: Counter = Counter()
+        top: Counter = Counter()
+        for t in self.get("tests", []):
+            parsed = parse_test_name(t["name"])
+            if parsed:
+                points[parsed[1]] += t["score"]
+                top[parsed[1]] += t["max_score"]
+        late_text = "" if late is None else ("yes" if late else "no")
+        return [student, assignment, *[f"{points[e]:g}" if e in top else "" for e in exercises],
+                f"{self.get('score', 0):g}", f"{sum(top.values()):g}", late_text, "; ".join(errors)]
+
+    def summary(self) -> str:
+        """The results, readable in a terminal."""
+        lines = []
+        for t in self.get("tests", []):
+            mark = "ok " if t["score"] >= t["max_score"] - 1e-9 else "-- "
+            lines.append(f"  {mark}{t['score']:6.2f} / {t['max_score']:<5.2f} {t['name']}")
+            for line in str(t.get("output", "")).splitlines()[:6]:
+                lines.append(f"                     {line[:150]}")
+        head = str(self.get("output", "")).splitlines()
+        total = f"score {self.get('score', 0):g} (in {self.get('execution_time', 0)} s)"
+        return "\n".join(head[:1] + lines + head[1:] + [total])
+
+
+# ----------------------------------------------------------------------------- the same, for a plain dict
 def gradescope(results: dict, hidden_visibility: str = "visible") -> dict:
-    """Gradescope's results.json: plain text, each test's status, number and tags, hidden tests' visibility."""
-    if hidden_visibility not in VISIBILITIES:
-        raise ValueError(f"hidden visibility must be one of {', '.join(VISIBILITIES)}, not {hidden_visibility!r}")
-    tests = []
-    for t in results.get("tests", []):
-        entry = {"name": t["name"], "score": t["score"], "max_score": t["max_score"],
-                 "status": "passed" if t["score"] >= t["max_score"] - 1e-9 and t["name"] not in ERROR_TESTS
-                 else "failed",
-                 "output": plain(t.get("output", "")), "output_format": "text",
-                 "visibility": t.get("visibility", "visible")}
-        ex = parse_test_name(t["name"])
-        if ex:
-            number, exercise, kind = ex
-            entry["number"] = f"{number}.{1 if kind == 'public check' else 2}"
-            entry["tags"] = [exercise, "public" if kind == "public check" else "hidden"]
-            if kind == "hidden tests":
-                entry["visibility"] = hidden_visibility
-        tests.append(entry)
-    out = {"score": results.get("score", 0.0), "execution_time": results.get("execution_time", 0),
-           "output": plain(results.get("output", "")), "output_format": "text", "test_output_format": "text",
-           "stdout_visibility": results.get("stdout_visibility", "hidden"), "tests": tests}
-    return out
+    """Gradescope's results.json of ``results``: :meth:`Results.gradescope`."""
+    return Results(results).gradescope(hidden_visibility)
 
 
 def prairielearn(results: dict) -> dict:
-    """PrairieLearn's results.json: score in [0, 1]; not gradable when grading itself failed."""
-    tests = results.get("tests", [])
-    errors = [t for t in tests if t["name"] in ERROR_TESTS]
-    total = sum(t["max_score"] for t in tests)
-    out = {
-        "gradable": not errors,
-        "score": round(min(1.0, max(0.0, results.get("score", 0.0) / total)) if total else 0.0, 6),
-        "message": plain(str(results.get("output", "")).split("\n", 1)[0]),
-        "output": plain(results.get("output", "")),
-        "tests": [{"name": t["name"], "points": t["score"], "max_points": t["max_score"],
-                   "message": plain(t.get("output", ""))} for t in tests],
-    }
-    if errors:
-        out["format_errors"] = [plain(t.get("output", "")) for t in errors]
-        out["score"] = 0.0
-    return out
+    """PrairieLearn's results.json of ``results``: :meth:`Results.prairielearn`."""
+    return Results(results).prairielearn()
 
 
-def render(results: dict, fmt: str = "gradescope", hidden_visibility: str = "visible") -> dict:
-    if fmt == "gradescope":
-        return gradescope(results, hidden_visibility)
-    if fmt == "prairielearn":
-        return prairielearn(results)
-    raise ValueError(f"unknown results format {fmt!r}: use one of {', '.join(FORMATS)}")
+def write_results(results: dict, out: Path, fmt: str = "gradescope", hidden_visibility: str = "visible") -> dict:
+    """Write ``results`` as ``fmt`` (gradescope or prairielearn) to ``out``: :meth:`Results.write`."""
+    return Results(results).write(out, fmt, hidden_visibility)
+
+
+def summary(results: dict) -> str:
+    """The results, readable in a terminal: :meth:`Results.summary`."""
+    return Results(results).summary()
+
+
+def error_results(message: str, elapsed: float, max_score: float = 0.0, name: str = "Autograder error") -> Results:
+    """Valid results that say grading failed, and why: :meth:`Results.error`."""
+    return Results.error(message, elapsed, max_score, name)
 
 
 def validate(doc: dict, fmt: str = "gradescope") -> None:
@@ -155,17 +391,6 @@ def validate(doc: dict, fmt: str = "gradescope") -> None:
     jsonschema.validate(doc, SCHEMAS[fmt])
 
 
-def write(results: dict, out: Path, fmt: str = "gradescope", hidden_visibility: str = "visible") -> dict:
-    """Write ``results`` to ``out`` in ``fmt`` (atomically: a reader sees the old file or the whole new one)."""
-    doc = render(results, fmt, hidden_visibility)
-    out = Path(out)
-    if out.is_dir() and not out.is_symlink():  # a submission that made results.json a folder or a link
-        shutil.rmtree(out)
-    elif out.is_symlink():
-        out.unlink()
-    atomic_write_bytes(out, (json.dumps(doc, indent=2) + "\n").encode())
-    return doc
-
-
-__all__ = ["FORMATS", "VISIBILITIES", "GRADESCOPE_SCHEMA", "PRAIRIELEARN_SCHEMA", "plain", "gradescope",
-           "prairielearn", "render", "validate", "write", "parse_test_name"]
+__all__ = ["FORMATS", "VISIBILITIES", "ERROR_TESTS", "GRADESCOPE_SCHEMA", "PRAIRIELEARN_SCHEMA", "SCHEMAS", "Results",
+           "plain", "parse_test_name", "unit_entries", "gradescope", "prairielearn", "write_results", "summary",
+           "error_results", "validate"]

@@ -8,7 +8,7 @@ it forks a child, which
 1. moves into its own process group, sets its memory limit, isolates itself (in a namespace sandbox: fresh
    in-memory folders of its own, see :mod:`course_utils.grade.isolation`), moves into its scratch folder,
    drops privileges (when the grader runs as root with ``--run-as``), and sends its output to a capped buffer;
-2. loads the submission's definitions (:mod:`course_utils.grade.extract`), each statement on its own;
+2. loads the submission's definitions (:mod:`course_utils.nbcode`), each statement on its own;
 3. receives the test statements *one at a time* (so hidden tests are never in memory before they run) and
    answers each with pass or fail. Hidden statements answer without output or error messages.
 
@@ -16,40 +16,18 @@ Tests see frozen copies of ``torch``, ``math`` and ``checks`` taken before the s
 every statement the child compares ``torch``, ``torch.Tensor``, ``torch.nn.functional``, ``math``,
 ``builtins`` and the checks with that snapshot: a replaced function fails the statement.
 
-Messages are length-prefixed JSON on two pipes. The grader alone decides scores and writes results.json.
+Messages are length-prefixed JSON on two pipes (:mod:`.protocol`); the grader's side of this process is
+:class:`course_utils.grade.pool.Runner`. The grader alone decides scores and writes results.json.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import types
 
-HEADER = 10
-
-
-def send(fd: int, obj) -> None:
-    data = json.dumps(obj).encode()
-    data = f"{len(data):0{HEADER}d}".encode() + data
-    while data:
-        n = os.write(fd, data)
-        data = data[n:]
-
-
-def _read_exact(fd: int, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = os.read(fd, n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
-
-
-def recv(fd: int):
-    n = int(_read_exact(fd, HEADER))
-    return json.loads(_read_exact(fd, n))
+from ..nbcode import base_namespace, run_definitions
+from .protocol import recv, send
 
 
 class Capped:
@@ -213,11 +191,7 @@ def _init(msg: dict) -> dict:
             pass
     except Exception as e:  # noqa: BLE001
         error = error or f"cannot import {msg['checks_module']}: {e}"
-    import numpy as np
-    import torch.nn.functional as F
-    from torch import nn
-
-    for k, v in {"torch": torch, "math": math, "nn": nn, "F": F, "np": np}.items():
+    for k, v in base_namespace("__main__").items():
         ns.setdefault(k, v)
     try:  # torch patches a few of its own functions the first time an optimizer is made: let it happen now
         torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -300,20 +274,15 @@ def _child(cmd_fd: int, res_fd: int, run: dict) -> None:
 
     ns = dict(S.setup_ns)
     notes = []
-    for label, source, keep in S.defs:
-        tree = ast.parse(source)
-        for j in keep:
-            node = tree.body[j]
-            try:
-                _exec(_compile(ast.Module(body=[node], type_ignores=[]), f"<submission, {label}>", "exec"), ns)
-            except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
-                if isinstance(node, (ast.Assign, ast.AnnAssign)):
-                    continue  # a constant that needs a variable computed by another cell: expected, not news
-                what = ast.get_source_segment(source, node) or ""
-                what = what.split("\n")[0][:80]
-                notes.append(
-                    f"{label}: `{what}` raised {_error_name(e)}" + (f": {str(e)[:200]}" if not run["hidden"] else "")
-                )
+
+    def note(label, source, node, e):  # SystemExit and KeyboardInterrupt too
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            return  # a constant that needs a variable computed by another cell: expected, not news
+        what = ast.get_source_segment(source, node) or ""
+        what = what.split("\n")[0][:80]
+        notes.append(f"{label}: `{what}` raised {_error_name(e)}" + (f": {str(e)[:200]}" if not run["hidden"] else ""))
+
+    run_definitions(S.defs, ns, on_error=note)
     cap.take()
     bad = _tampered(objs, snap)
     test_ns = dict(S.setup_ns)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..assign import BEGIN_HIDDEN, END_HIDDEN
+from ..nbcode import BEGIN_HIDDEN, END_HIDDEN, MarkerError, blocks, defined_names, strip_magics
 
 CHECK, ASSERT, SETUP = "check", "assert", "setup"
 
@@ -89,10 +89,6 @@ class Assignment:
         return f"course_utils.checks.nb{self.number}"
 
 
-def _strip_magics(source: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
-
-
 def _kind(node: ast.stmt) -> str:
     if isinstance(node, ast.Assert):
         return ASSERT
@@ -103,35 +99,19 @@ def _kind(node: ast.stmt) -> str:
 
 def split_test_cell(source: str, where: str = "test cell") -> list[Statement]:
     """The top-level statements of a test cell, each marked hidden or public."""
-    lines = source.split("\n")
-    begins = [i + 1 for i, line in enumerate(lines) if line.strip() == BEGIN_HIDDEN]
-    ends = [i + 1 for i, line in enumerate(lines) if line.strip() == END_HIDDEN]
-    if len(begins) != len(ends):
-        raise SpecError(f"{where}: unbalanced hidden-test markers")
-    blocks = list(zip(begins, ends))
+    try:
+        hidden_blocks = blocks(source, BEGIN_HIDDEN, END_HIDDEN, where)
+    except MarkerError:
+        raise SpecError(f"{where}: unbalanced hidden-test markers") from None
     try:
         tree = ast.parse(source)
     except SyntaxError as e:
         raise SpecError(f"{where}: cannot parse ({e})") from None
     out = []
     for node in tree.body:
-        hidden = any(b < node.lineno and node.end_lineno < e for b, e in blocks)
+        hidden = any(b < node.lineno and node.end_lineno < e for b, e in hidden_blocks)
         out.append(Statement(ast.get_source_segment(source, node), _kind(node), hidden, node.lineno))
     return out
-
-
-def _defined_names(source: str) -> list[str]:
-    try:
-        tree = ast.parse(_strip_magics(source))
-    except SyntaxError:
-        return []
-    names = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.append(node.name)
-        elif isinstance(node, ast.Assign):
-            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
-    return names
 
 
 def is_assignment(path: Path) -> bool:
@@ -162,7 +142,7 @@ def load_assignment(path: Path) -> Assignment:
         meta = cell.metadata.get("nbgrader", {}) if cell.cell_type == "code" else {}
         if meta.get("solution"):
             exercises.append(meta.get("grade_id"))
-            for name in [meta.get("grade_id")] + _defined_names(cell.source):
+            for name in [meta.get("grade_id")] + defined_names(cell.source, strict=True):
                 if name and name not in graded:
                     graded.append(name)
         if meta.get("grade") and float(meta.get("points", 0) or 0) > 0:
@@ -182,7 +162,7 @@ def load_assignment(path: Path) -> Assignment:
         graded_ones = ", ".join(p.stem for p in assignment_paths(path.parent))
         raise SpecError(f"{path.name} is not a graded assignment: it has no graded test cells (nbgrader grade: true "
                         f"with points). Graded assignments: {graded_ones}.")
-    return Assignment(path.stem, path, _strip_magics(setup), units, graded)
+    return Assignment(path.stem, path, strip_magics(setup), units, graded)
 
 
 def find_solution(number_or_name: str, solutions_dir: Path) -> Path:
