@@ -65,8 +65,14 @@ def ours(made, workers: int, out: Path) -> dict:
     t0 = time.monotonic()
     done, _ = run_batch(folder, out, workers=workers, profile="fast", log=lambda *a, **k: None)
     seconds = time.monotonic() - t0
+    by_assignment: dict[str, list[float]] = {}
+    for d in done:
+        by_assignment.setdefault(d["assignment"], []).append(d["seconds"])
+    shared = {p.parent.name: p.read_text().strip() for p in (out / ".models").glob("*/complete")}
     return {"submissions": len(done), "seconds": round(seconds, 1),
             "per_hour": round(len(done) / seconds * 3600, 1),
+            "mean_seconds_per_submission": {a: round(sum(v) / len(v), 1) for a, v in sorted(by_assignment.items())},
+            "shared_models": shared,  # the solution's one run per assignment (included in "seconds")
             "scores": {d["student"]: d["score"] for d in done}}
 
 
@@ -120,6 +126,8 @@ def main(argv=None) -> int:
         record["ours"] = ours(made, a.workers, work / "graded")
         print(f"ours: {record['ours']['submissions']} submissions in {record['ours']['seconds']} s "
               f"= {record['ours']['per_hour']} per hour ({a.workers} workers)", flush=True)
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(record, indent=2) + "\n")  # kept if nbgrader's run is stopped
         if not a.no_nbgrader:
             record["nbgrader"] = nbgrader(made, work)
             print(f"nbgrader autograde: {record['nbgrader']['submissions']} submissions in "

@@ -10,15 +10,18 @@ import time
 import zipfile
 from datetime import datetime, timezone
 
+import nbformat
 import pytest
+from submissions.mistakes import MISTAKES
 from test_grade import HIDDEN_LINES, NB01, make_submission
 
 from conftest import ROOT
 from course_utils.grade.batch import BatchError, discover, run_batch
+from course_utils.grade.core import SHARED_MODELS_NOTE
 from course_utils.grade.isolation import choose
 
 STUDENT01 = ROOT / "notebooks" / "01_jensen_elbo.ipynb"
-WRONG_ELBO = "def elbo(log_joint, q):\n    return (q * log_joint).sum(dim=1)\n"  # the entropy term forgotten
+WRONG_ELBO = MISTAKES["ELBO without the entropy H(q)"].source
 DUE = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 needs_sandbox = pytest.mark.skipif(
     not choose().isolates and not os.environ.get("COURSE_REQUIRE_SANDBOX"),  # set by .ci/run
@@ -139,3 +142,40 @@ def test_a_batch_killed_in_the_middle_loses_nothing_and_ends_in_a_gradebook(klas
         assert not [line for line in HIDDEN_LINES if line in page]
     again, _ = run_batch(klass, out, workers=2, execute=False)  # a third time: nothing left to grade
     assert len(again) == 3 and all(d.get("skipped") for d in again)
+
+
+# ----------------------------------------------------------------------------- shared models
+TRAIN_CELL = (  # what the solution trains (a stand-in for 02's dozen models, which take a minute)
+    "from course_utils.checkpoints import checkpoint_path, load_or_train\n"
+    "CFG = {'width': 3}\n"
+    "model, _ = load_or_train('shared-test', CFG, build=lambda cfg: torch.nn.Linear(cfg['width'], 1),\n"
+    "                         train=lambda m: None)\n"
+)
+STUDENT_CELL = (  # a student's run: the model must be there already, and what it does to its copy stays there
+    "from course_utils.checkpoints import checkpoint_path\n"
+    "path = checkpoint_path('shared-test', {'width': 3})\n"
+    "assert path.exists(), 'the shared model is not in this run\\'s cache'\n"
+    "path.write_bytes(b'spoiled')  # must not reach the next student\n"
+)
+
+
+@needs_sandbox
+def test_the_solution_trains_once_and_every_student_run_starts_with_its_own_copy(tmp_path):
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    sol = nbformat.read(NB01, as_version=4)
+    setup = next(c for c in sol.cells if c.cell_type == "code")
+    sol.cells = [c for c in sol.cells if c is setup or "nbgrader" in c.metadata]  # its exercises, fast to run
+    sol.cells.append(nbformat.v4.new_code_cell(TRAIN_CELL))
+    nbformat.write(sol, str(solutions / NB01.name))
+    klass = tmp_path / "class"
+    make_submission(_copy(NB01, klass / "dee.ipynb"), after=[STUDENT_CELL])
+    out = tmp_path / "out"
+    done, book = run_batch(klass, out, workers=1, solutions_dir=solutions)
+    shared = sorted((out / ".models" / "01_jensen_elbo-fast").glob("*.pt"))
+    assert [p.name.split("-")[:2] for p in shared] == [["shared", "test"]]
+    text = (out / "dee" / "results.json").read_text()
+    assert "ran top to bottom without errors" in text, text  # the model was in its cache
+    assert SHARED_MODELS_NOTE[:60] in text
+    assert shared[0].read_bytes() != b"spoiled", "a student's run changed the models the next one starts with"
+    assert _rows(book)["dee"]["total"] == "7"

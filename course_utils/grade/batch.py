@@ -26,6 +26,14 @@ grader's per-submission limits (time, memory, output). Each worker keeps one war
 (torch imported and the setup cell run once), whose children are forked fresh and, in the namespace sandbox,
 isolated from one another (:mod:`.isolation`). Without a sandbox the batch refuses to run unless
 ``--trust-submissions``.
+
+**Shared models.** A class should not pay a notebook's training once per student (notebook 02's top-to-bottom run
+trains a dozen models). With ``--models shared`` (the default) the solution notebook of each assignment in the
+batch runs once first, and the models it trains (``DIR/.models/<notebook>-<profile>/``, kept for a rerun) seed
+every submission's private cache, a copy each: a student's notebook loads them where its settings are the same,
+and trains the rest itself. Nothing flows from one student to another; the feedback says which models the run
+used. Grades never depend on it: the hidden tests call the student's functions directly. ``--models own`` trains
+every submission's models from scratch, as ``./course grade`` does.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import io
 import json
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -51,10 +60,12 @@ from pathlib import Path
 
 from ..paths import atomic_write_bytes
 from .core import SOLUTIONS_DIR, grade
+from .execute import execute_notebook
 from .isolation import Isolation, choose
 from .limits import Limits
 from .pool import RunnerPool
 from .results import Results, parse_test_name
+from .sandbox import Sandbox
 from .spec import SpecError, find_solution, guess_assignment, load_assignment
 
 
@@ -238,8 +249,8 @@ def feedback_html(student: str, notebook: str, results: dict) -> str:
 
 
 def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, execute: bool, limits: Limits,
-              isolation: Isolation, pool: RunnerPool | None, regrade: bool, hidden_visibility: str = "visible"
-              ) -> dict:
+              isolation: Isolation, pool: RunnerPool | None, regrade: bool, hidden_visibility: str = "visible",
+              models: Path | None = None) -> dict:
     """Grade one student into ``out/<student>/`` unless already done; returns its done.json."""
     folder = out / sub.student
     digest = _digest(sub.path)
@@ -251,7 +262,7 @@ def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, 
     t0 = time.monotonic()
     try:
         results = grade(sub.path, sub.assignment, solutions_dir, profile, execute, None, limits, pool=pool,
-                        isolation=isolation)
+                        isolation=isolation, models=models)
     except BaseException as e:  # noqa: BLE001 - grade() does not raise; this is a last resort
         results = Results.error(f"{type(e).__name__}: {e}", time.monotonic() - t0)
     notebook = sub.assignment or _guess(sub.path) or sub.path.stem
@@ -331,11 +342,48 @@ def class_summary(out: Path, done: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def reference_models(solution: Path, out: Path, profile: str, limits: Limits, isolation: Isolation,
+                     log=print) -> Path | None:
+    """The models the solution notebook trains in ``profile``, trained once into ``out/.models/`` (a rerun finds
+    them there): the folder, or None when the solution trains nothing or its run failed."""
+    folder = out / ".models" / f"{solution.stem}-{profile}"
+    if (folder / "complete").exists():
+        return folder if any(folder.glob("*.pt")) else None
+    t0 = time.monotonic()
+    sandbox = Sandbox(None, isolation)
+    try:
+        target = sandbox.work / solution.name
+        target.write_bytes(solution.read_bytes())
+        report = execute_notebook(target, sandbox, sandbox.env(profile), limits)
+        trained = sorted((sandbox.cache / "checkpoints").glob("*.pt"))
+        failed = report.get("stopped") or [f"code cell {c['cell']}: {c.get('ename')}: {c.get('evalue', '')[:100]}"
+                                           for c in report.get("cells", []) if c.get("status") == "error"]
+        if failed:
+            log(f"  shared models: the solution {solution.name} did not run cleanly ({str(failed)[:200]}): "
+                "every submission trains its own", file=sys.stderr)
+            return None
+        staging = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for f in trained:
+            shutil.copyfile(f, staging / f.name)
+        (staging / "complete").write_text(f"{len(trained)} checkpoints, {time.monotonic() - t0:.0f} s\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)  # complete or absent, never half there
+    finally:
+        sandbox.cleanup()
+    log(f"  shared models: {solution.stem} trained {len(trained)} in {time.monotonic() - t0:.0f} s -> {folder}")
+    return folder if trained else None
+
+
 def run_batch(submissions, out, *, workers: int | None = None, assignment: str | None = None, solutions_dir=None,
               profile: str = "fast", execute: bool = True, limits: Limits | None = None, regrade: bool = False,
               trust: bool = False, due: datetime | None = None, isolation: Isolation | None = None,
-              hidden_visibility: str = "visible", log=print) -> tuple[list[dict], Path]:
-    """Grade every submission into ``out``; returns the done records and the gradebook's path."""
+              hidden_visibility: str = "visible", models: str = "shared", log=print) -> tuple[list[dict], Path]:
+    """Grade every submission into ``out``; returns the done records and the gradebook's path. ``models``:
+    ``shared`` (the solution's trained models seed every submission's run) or ``own``."""
+    if models not in ("shared", "own"):
+        raise BatchError(f"models={models!r}: use 'shared' or 'own'")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     solutions_dir = Path(solutions_dir or SOLUTIONS_DIR)
@@ -370,6 +418,10 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
     log(f"{len(subs)} submissions ({layout} layout) -> {out}, {workers} worker(s); {isolation.kind} isolation")
     for n in notes:
         log(f"  note: {n}")
+    shared: dict[str, Path | None] = {}
+    if models == "shared" and execute:
+        for key in sorted({s.assignment for s in subs if s.assignment}):
+            shared[key] = reference_models(find_solution(key, solutions_dir), out, profile, limits, isolation, log)
     local = threading.local()
     pools: list[RunnerPool] = []
     lock = threading.Lock()
@@ -383,7 +435,8 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
                 with lock:
                     pools.append(pool)
         return grade_one(sub, out, solutions_dir=solutions_dir, profile=profile, execute=execute, limits=limits,
-                         isolation=isolation, pool=pool, regrade=regrade, hidden_visibility=hidden_visibility)
+                         isolation=isolation, pool=pool, regrade=regrade, hidden_visibility=hidden_visibility,
+                         models=shared.get(sub.assignment))
 
     done: list[dict] = []
     t0 = time.monotonic()
@@ -423,6 +476,9 @@ def main(argv=None) -> int:
     ap.add_argument("--due", help="the due date (ISO 8601, e.g. 2026-12-01T23:59+01:00): later ones are late")
     ap.add_argument("--hidden-visibility", choices=["visible", "after_due_date", "after_published", "hidden"],
                     default="visible", help="Gradescope visibility of the hidden tests in each results.json")
+    ap.add_argument("--models", choices=["shared", "own"], default="shared",
+                    help="shared: the solution notebook trains each assignment's models once, and every submission's "
+                         "run starts with a copy (default); own: every submission trains its own")
     ap.add_argument("--trust-submissions", action="store_true",
                     help="grade even where submissions cannot be isolated (no bubblewrap)")
     a = ap.parse_args(argv)
@@ -433,12 +489,14 @@ def main(argv=None) -> int:
     try:
         _, book = run_batch(a.submissions, a.out, workers=a.workers, assignment=a.assignment,
                             solutions_dir=a.solutions, profile=a.profile, execute=not a.no_execute, regrade=a.regrade,
-                            trust=a.trust_submissions, due=due, hidden_visibility=a.hidden_visibility)
+                            trust=a.trust_submissions, due=due, hidden_visibility=a.hidden_visibility,
+                            models=a.models)
     except BatchError as e:
         print(f"grade batch: {e}", file=sys.stderr)
         return 2
     return 0
 
 
-__all__ = ["Submission", "BatchError", "discover", "grade_one", "gradebook", "class_summary", "run_batch",
+__all__ = ["Submission", "BatchError", "discover", "grade_one", "gradebook", "class_summary", "reference_models",
+           "run_batch",
            "feedback_html", "main"]

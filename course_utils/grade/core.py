@@ -24,6 +24,11 @@ from .sandbox import Sandbox, user_ids
 from .spec import Assignment, SpecError, find_solution, guess_assignment, load_assignment
 
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
+SHARED_MODELS_NOTE = (
+    "Trained models: your notebook ran with the models the course's solution trained once for the whole class "
+    "(same settings, loaded instead of trained again), so its plots and numbers are those of the reference models. "
+    "Your grade does not depend on them: your functions were tested directly."
+)
 
 
 def grade(
@@ -36,11 +41,13 @@ def grade(
     limits: Limits | None = None,
     pool: RunnerPool | None = None,
     isolation: Isolation | None = None,
+    models: Path | None = None,
 ) -> Results:
     """Grade one submission and return its results, a dict in Gradescope's shape (never raises for a bad submission).
 
     ``isolation`` (default: :func:`.isolation.choose`, the strongest this machine allows) keeps the submission's
-    code away from the course and from other submissions."""
+    code away from the course and from other submissions. ``models``: trained checkpoints the top-to-bottom run
+    starts with (a copy), instead of training them itself (batch grading shares the reference solution's)."""
     t0 = time.monotonic()
     profile = profile or os.environ.get("COURSE_GRADE_PROFILE") or "fast"
     limits = limits or Limits.for_profile(profile)
@@ -83,7 +90,7 @@ def grade(
         )
 
     uid_gid = user_ids(run_as) if run_as else None
-    sandbox = Sandbox(uid_gid, isolation)
+    sandbox = Sandbox(uid_gid, isolation, models)
     runner = None
     try:
         env = sandbox.env(profile)
@@ -108,7 +115,10 @@ def grade(
         public = {u.test_id: runner.run(u, False, state) for u in spec.units}  # every public check first,
         hidden = {u.test_id: runner.run(u, True, state) for u in spec.units}  # then the hidden tests
         notes = defs.notes + state.get("notes", [])
-        return Results.graded(spec, public, hidden, report, defs.names(), notes, time.monotonic() - t0)
+        results = Results.graded(spec, public, hidden, report, defs.names(), notes, time.monotonic() - t0)
+        if execute and sandbox.models is not None:
+            results["output"] += "\n\n" + SHARED_MODELS_NOTE
+        return results
     except Exception as e:  # noqa: BLE001 - grading itself failed: still a valid file
         return Results.error(f"{type(e).__name__}: {e}", time.monotonic() - t0, spec.total_points)
     finally:

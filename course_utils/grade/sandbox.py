@@ -30,7 +30,10 @@ class Sandbox:
     """A private folder for one grading run: the kernel's and the tests' working folders, cache and home, and
     how the submission's processes are isolated (:mod:`.isolation`)."""
 
-    def __init__(self, run_as: tuple[int, int] | None, isolation: Isolation | None = None):
+    def __init__(self, run_as: tuple[int, int] | None, isolation: Isolation | None = None,
+                 models: Path | None = None):
+        """``models``: a folder of trained checkpoints (``*.pt``) the private cache starts with, a copy of each
+        (batch grading's shared models: :func:`.batch.reference_models`)."""
         self.isolation = isolation or choose(run_as)
         self.root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
         os.chmod(self.root, 0o711)
@@ -40,22 +43,27 @@ class Sandbox:
             if run_as:
                 os.chown(d, *run_as)
         self.run_as = run_as
-        self._seed_data_cache()
+        self.models = Path(models) if models else None
+        self._seed_cache()
 
-    def _seed_data_cache(self):
-        """Copy the decoded datasets (not trained models) into the private cache: saves decoding them again."""
-        try:
-            from ..paths import cache_dir
+    def _seed_cache(self):
+        """Copy the decoded datasets into the private cache (saves decoding them again), and the shared models
+        where there are any: copies, so that nothing one submission writes reaches the next."""
+        from ..paths import cache_dir
 
-            target = self.cache / "data"
-            target.mkdir(exist_ok=True)
-            for f in cache_dir("data").glob("*.pt"):
-                shutil.copyfile(f, target / f.name)
-            if self.run_as:
-                for f in [target, *target.iterdir()]:
-                    os.chown(f, *self.run_as)
-        except OSError:
-            pass
+        for source, name in ((cache_dir("data"), "data"), (self.models, "checkpoints")):
+            if source is None:
+                continue
+            try:
+                target = self.cache / name
+                target.mkdir(exist_ok=True)
+                for f in Path(source).glob("*.pt"):
+                    shutil.copyfile(f, target / f.name)
+                if self.run_as:
+                    for f in [target, *target.iterdir()]:
+                        os.chown(f, *self.run_as)
+            except OSError:
+                pass
 
     def env(self, profile: str) -> dict:
         env = {
