@@ -8,7 +8,8 @@ Idempotent: it inserts the badge and the block once and afterwards only updates 
 nothing. What it writes:
 
 - the first line of the title cell (the first cell) becomes an "Open in Colab" badge that opens the *student*
-  notebook (``notebooks/NN_topic.ipynb``) from the public repository, ``REPO_URL`` below;
+  notebook (``notebooks/NN_topic.ipynb``) from the public repository, ``REPO_URL`` below, and next to it a
+  "launch Binder" badge that opens the same notebook on mybinder.org (built from ``binder/``);
 - the setup cell (the code cell that calls ``setup_notebook``) starts with a block that, on Colab only, clones the
   repository, installs the course package without its pinned dependencies (Colab's own torch is fine), turns on
   Colab's widget manager (for ipywidgets 8) and fetches Fashion-MNIST with torchvision. Everywhere else the block
@@ -37,6 +38,7 @@ BRANCH = "main"
 CLONE_DIR = "/content/ssl-course"  # where the Colab block clones the repository
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BINDER_IMAGE = "https://mybinder.org/badge_logo.svg"
 BEGIN, END = "# >>> Colab", "# <<< Colab"
 
 
@@ -46,8 +48,17 @@ def colab_url(notebook: str) -> str:
     return f"https://colab.research.google.com/github/{path}/blob/{BRANCH}/notebooks/{notebook}.ipynb"
 
 
+def binder_url(notebook: str) -> str:
+    """The Binder address that builds the repository (``binder/``) and opens ``notebooks/<notebook>.ipynb`` in
+    JupyterLab."""
+    path = re.sub(r"^https://github\.com/", "", REPO_URL.rstrip("/"))
+    return f"https://mybinder.org/v2/gh/{path}/{BRANCH}?urlpath=lab/tree/notebooks/{notebook}.ipynb"
+
+
 def badge(notebook: str) -> str:
-    return f'<a href="{colab_url(notebook)}" target="_parent"><img src="{BADGE_IMAGE}" alt="Open In Colab"/></a>'
+    """The title's first line: "Open in Colab" and, next to it, "launch Binder"."""
+    return (f'<a href="{colab_url(notebook)}" target="_parent"><img src="{BADGE_IMAGE}" alt="Open In Colab"/></a> '
+            f'<a href="{binder_url(notebook)}" target="_parent"><img src="{BINDER_IMAGE}" alt="Launch Binder"/></a>')
 
 
 def colab_block() -> str:
