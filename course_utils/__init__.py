@@ -16,11 +16,36 @@ One module per concept:
 """
 
 from . import _lazy_imports  # noqa: F401  (first: it defers an import nothing here needs, 1.4 s of each start)
-from .data import load_data, load_digits, load_fashion_mnist
-from .notebook import Course, setup_notebook
-from .profiles import get_device, get_profile, seed_everything
 
 __version__ = "0.1.0"
+
+# The names below are imported when first used (PEP 562), not with the package: they need torch (1.5 s to
+# import), which the grader's own processes (the notebook driver, the command line, the batch) never use.
+_LAZY = {
+    "Course": "notebook",
+    "setup_notebook": "notebook",
+    "load_data": "data",
+    "load_digits": "data",
+    "load_fashion_mnist": "data",
+    "get_device": "profiles",
+    "get_profile": "profiles",
+    "seed_everything": "profiles",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Course",
