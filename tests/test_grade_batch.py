@@ -169,13 +169,14 @@ def test_the_solution_trains_once_and_every_student_run_starts_with_its_own_copy
     sol.cells.append(nbformat.v4.new_code_cell(TRAIN_CELL))
     nbformat.write(sol, str(solutions / NB01.name))
     klass = tmp_path / "class"
-    make_submission(_copy(NB01, klass / "dee.ipynb"), after=[STUDENT_CELL])
+    threads = f"import os\nassert os.environ.get('OMP_NUM_THREADS') == '{max(1, (os.cpu_count() or 1) // 1)}'\n"
+    make_submission(_copy(NB01, klass / "dee.ipynb"), after=[STUDENT_CELL, threads])  # its share of the cores
     out = tmp_path / "out"
     done, book = run_batch(klass, out, workers=1, solutions_dir=solutions)
     shared = sorted((out / ".models" / "01_jensen_elbo-fast").glob("*.pt"))
     assert [p.name.split("-")[:2] for p in shared] == [["shared", "test"]]
     text = (out / "dee" / "results.json").read_text()
-    assert "ran top to bottom without errors" in text, text  # the model was in its cache
+    assert "ran top to bottom without errors" in text, text  # the model was in its cache, the threads capped
     assert SHARED_MODELS_NOTE[:60] in text
     assert shared[0].read_bytes() != b"spoiled", "a student's run changed the models the next one starts with"
     assert _rows(book)["dee"]["total"] == "7"

@@ -39,6 +39,7 @@ every submission's models from scratch, as ``./course grade`` does.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import html
 import io
@@ -414,6 +415,8 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
         s.assignment = names.get(s.assignment, s.assignment)
     subs, notes = one_per_student(subs)
     workers = max(1, int(workers or os.cpu_count() or 1))
+    if not limits.threads:  # workers side by side share the cores: each kernel gets its part of them
+        limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
     pooled = isolation.kind == "namespace" or (isolation.kind == "none" and trust)  # user: a runner per student
     log(f"{len(subs)} submissions ({layout} layout) -> {out}, {workers} worker(s); {isolation.kind} isolation")
     for n in notes:

@@ -93,7 +93,7 @@ def grade(
     sandbox = Sandbox(uid_gid, isolation, models)
     runner = None
     try:
-        env = sandbox.env(profile)
+        env = sandbox.env(profile, limits.threads)
         defs = definitions(nb)
         if pool is not None:
             runner = pool.runner(spec, profile, limits, uid_gid, sandbox.isolation)

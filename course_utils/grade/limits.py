@@ -16,10 +16,11 @@ class Limits:
     memory_mb: int = 8192  # address-space limit of the kernel and of each test process
     output_limit: int = 4000  # characters of a public check's output kept for the feedback
     grading_timeout: float = 1800  # seconds for everything; tests not started by then fail as "not run"
+    threads: int = 0  # OpenMP/MKL threads of the notebook's kernel; 0: the machine's default (batch: cores / workers)
 
     @classmethod
     def for_profile(cls, profile: str, **overrides) -> "Limits":
-        base = cls() if profile == "fast" else cls(3600, 4 * 3600, 600, 120, 16384, 4000, 6 * 3600)
+        base = cls() if profile == "fast" else cls(3600, 4 * 3600, 600, 120, 16384, 4000, 6 * 3600, 0)
         for k, v in overrides.items():
             if v is not None:
                 setattr(base, k, type(getattr(base, k))(v))

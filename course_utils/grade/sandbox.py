@@ -65,7 +65,9 @@ class Sandbox:
             except OSError:
                 pass
 
-    def env(self, profile: str) -> dict:
+    def env(self, profile: str, threads: int = 0) -> dict:
+        """The submission's environment; ``threads`` (> 0) caps its OpenMP/MKL threads, so that batch workers side
+        by side do not oversubscribe the cores (OpenMP's spinning threads then slow every run several-fold)."""
         env = {
             k: v
             for k, v in os.environ.items()
@@ -88,6 +90,8 @@ class Sandbox:
                 [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
             ),
         )
+        if threads > 0:
+            env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         return env
 
     def command(self, argv: list[str], cwd: Path) -> list[str]:
