@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 
-PATHS = ["course_utils", "tests", "tools", "benchmarks", "solutions", "notebooks"]
+PATHS = ["conftest.py", "course_utils", "tests", "tools", "benchmarks", "solutions", "notebooks"]
 
 
 def _ruff() -> str:
