@@ -1,6 +1,7 @@
 """The course website (tools/build_site.py, ./course site): landing page from the notebooks, failures fail it."""
 
 import importlib.util
+import re
 import sys
 
 import nbformat
@@ -67,3 +68,29 @@ def test_the_site_builds_with_notebook_01_executed(tmp_path):
     solution = (out / "solutions" / "01_jensen_elbo.html").read_text(encoding="utf-8")
     assert "image/png" in solution or "data:image/png" in solution, "the executed solution shows its plots"
     assert "BEGIN HIDDEN TESTS" not in solution, "hidden tests are not published"
+    assert "_static/mathjax/MathJax.js" in solution, "MathJax comes from _static/"
+    loaded = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', solution)
+    assert not [u for u in loaded if u.startswith(("http:", "https:", "//"))], f"scripts from the network: {loaded}"
+    for page in [out / "index.html", *out.glob("notebooks/*.html"), *out.glob("solutions/*.html")]:
+        assert "Instructor site" in page.read_text(encoding="utf-8"), f"{page.name}: the banner says it holds solutions"
+    assert (out / "_static" / "mathjax" / "MathJax.js").exists()
+
+
+def test_the_student_site_holds_no_solution_hidden_test_or_solution_page(tmp_path):
+    import html
+
+    bundles_spec = importlib.util.spec_from_file_location("bundles_for_site", ROOT / "grading" / "bundles.py")
+    bundles = importlib.util.module_from_spec(bundles_spec)
+    bundles_spec.loader.exec_module(bundles)
+    out = tmp_path / "student"
+    notebooks = site.build(out, with_solutions=False)
+    assert not (out / "solutions").exists() and not any(n.executed for n in notebooks)
+    answers = bundles.solution_lines()
+    pages = [p for p in out.rglob("*") if p.is_file() and "_static" not in p.parts]
+    assert len(pages) == 1 + 2 * len(SOLUTIONS), [p.name for p in pages]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, page.name
+        assert "solutions/" not in text and "Instructor site" not in text, f"{page.name} points at solutions"
+        shown = [a for a in answers if a in text or html.escape(a) in text]
+        assert not shown, f"{page.name} gives solution lines away: {shown[:3]}"

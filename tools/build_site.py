@@ -3,6 +3,7 @@
     python tools/build_site.py                   # execute every solution notebook (fast profile), write build/site/
     python tools/build_site.py --execute 01      # execute only these; the others are shown without outputs
     python tools/build_site.py --profile full    # the real results (slow on a CPU)
+    python tools/build_site.py --no-solutions    # the student site: the student notebooks only
 
 Or ``./course site``. Open ``build/site/index.html`` in a browser; no server is needed.
 
@@ -10,14 +11,20 @@ Why nbconvert with our own index page (not Jupyter Book or mkdocs-jupyter): nbco
 JupyterLab, so the site builds offline with no new dependency and no theme or font downloads; its ``lab``
 template renders cells, outputs and widgets' static fallbacks the way JupyterLab shows them; and the landing page
 is read from the notebooks themselves (title cell: title, slide section, time estimate; exercise cells: ★ and
-minutes), so it cannot drift from them. Math is typeset by MathJax from its CDN when the reader is online;
-offline the LaTeX source stays readable.
+minutes), so it cannot drift from them. Math is typeset by MathJax, and widgets are drawn from their saved state,
+by scripts copied into ``_static/`` from registry packages (:mod:`course_utils.webassets`): the site works offline
+and loads nothing from a CDN.
+
+Two sites: the default one is the **instructor site** (it holds the executed solutions, and every page says so in
+a banner); ``--no-solutions`` builds the **student site**, the student notebooks only, to publish.
 
 What it writes under ``build/site/``:
 
 - ``index.html``: the course map, one row per notebook, with time, exercises (★ and minutes) and links;
 - ``notebooks/NN_topic.html`` and ``.ipynb``: the student notebook as students get it (not executed);
-- ``solutions/NN_topic.html``: the solution notebook, executed under the chosen profile (hidden tests removed).
+- ``solutions/NN_topic.html``: the solution notebook, executed under the chosen profile (hidden tests removed);
+  not in the student site;
+- ``_static/``: MathJax, require.js and the widget renderer.
 
 The build fails (exit status 1) when a notebook raises while it is executed, or when a page links to a file or
 an anchor that does not exist. Links to other sites are not checked (the build must work offline).
@@ -42,6 +49,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from course_utils import webassets  # noqa: E402
 from course_utils.nbcode import BEGIN_HIDDEN, END_HIDDEN, replace_blocks  # noqa: E402
 
 OUT = ROOT / "build" / "site"
@@ -143,7 +151,7 @@ a { color: #0b57d0; }
 """
 
 
-def landing_page(notebooks: list[Notebook], profile: str) -> str:
+def landing_page(notebooks: list[Notebook], profile: str, with_solutions: bool = True) -> str:
     rows = []
     total = sum(n.minutes or 0 for n in notebooks)
     for n in notebooks:
@@ -162,15 +170,16 @@ def landing_page(notebooks: list[Notebook], profile: str) -> str:
             f'<td><span class="stars">{"★" * hardest}</span></td>'
             f"<td><ul class=ex>{ex or '<li>none</li>'}</ul></td>"
             f'<td><a href="notebooks/{n.stem}.html">student</a> '
-            f'(<a href="notebooks/{n.stem}.ipynb" download>.ipynb</a>)<br>'
-            f'<a href="solutions/{n.stem}.html">solution</a><br><span class=small>{ran}</span></td></tr>'
+            f'(<a href="notebooks/{n.stem}.ipynb" download>.ipynb</a>)'
+            + (f'<br><a href="solutions/{n.stem}.html">solution</a><br><span class=small>{ran}</span>'
+               if with_solutions else "")
+            + "</td></tr>"
         )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Self-Supervised Learning: the course</title><style>{STYLE}</style>
-<script>window.MathJax = {{tex: {{inlineMath: [['$', '$']]}}}};</script>
-<script async src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script></head>
-<body>
+{webassets.mathjax_script("_static")}</head>
+<body>{INSTRUCTOR_BANNER if with_solutions else ""}
 <h1>Self-Supervised Learning: (Variational) AutoEncoder and Contrastive Learning</h1>
 <p>Jupyter notebooks for one lecture, in the slides' order: from Jensen's inequality and the ELBO, through
 autoencoders and VAEs, to SimCLR and masked autoencoders. Each notebook has exercises marked
@@ -179,7 +188,8 @@ by a check that prints <code>[PASS]</code>, <code>[TODO]</code> or <code>[FAIL]<
 <h2>Course map</h2>
 <p class=small>{len(notebooks)} notebooks, about {total} minutes ({total / 60:.1f} hours) in all.
 Work on them in JupyterLab (<code>./course lab</code>) or on Colab (the badge at the top of each notebook).
-The solution pages are the solution notebooks, executed for this site.</p>
+{"The solution pages are the solution notebooks, executed for this site." if with_solutions else
+ "The student site: the notebooks as you get them, without solutions."}</p>
 <table>
 <tr><th class=num>#</th><th>notebook</th><th class=num>time</th><th>hardest</th><th>exercises</th><th>pages</th></tr>
 {"".join(rows)}
@@ -190,10 +200,18 @@ Difficulty and minutes are read from the notebooks' exercise headings.</p>
 """
 
 
+INSTRUCTOR_BANNER = (
+    '<div class="course-banner" style="font-family: system-ui, sans-serif; padding: .45rem 1rem; background: #fff4ce;'
+    ' border-bottom: 1px solid #e0c45c;"><b>Instructor site: it holds the solutions.</b> Publish to students only the '
+    "student site, built with <code>./course site --no-solutions</code>.</div>"
+)
+
+
 def render(nb, nav: str) -> str:
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab")
+    # MathJax and the widget renderer from _static/ (registry packages, course_utils.webassets), not a CDN
+    exporter = HTMLExporter(template_name="lab", **webassets.exporter_settings("../_static"))
     body, _ = exporter.from_notebook_node(nb)
     body = re.sub(r'href="(\d\d_[A-Za-z0-9_]+)\.ipynb', r'href="\1.html', body)  # links between notebooks
     return _add_nav(body, nav)
@@ -206,14 +224,16 @@ def _add_nav(body: str, nav: str) -> str:
     return body[: m.end()] + nav + body[m.end() :]
 
 
-def nav_bar(n: Notebook, here: str) -> str:
+def nav_bar(n: Notebook, here: str, with_solutions: bool = True) -> str:
     other = "solutions" if here == "notebooks" else "notebooks"
     label = "the solution" if here == "notebooks" else "the student version"
     return (
-        f'<nav class="course-nav" style="font-family: system-ui, sans-serif; padding: .6rem 1rem; '
-        f'background: #f4f4f4; border-bottom: 1px solid #ddd;">'
-        f'<a href="../index.html" style="margin-right: 1.2rem; color: #0b57d0">&larr; course map</a>'
-        f'<a href="../{other}/{n.stem}.html" style="margin-right: 1.2rem; color: #0b57d0">{label}</a>'
+        (INSTRUCTOR_BANNER if with_solutions else "")
+        + '<nav class="course-nav" style="font-family: system-ui, sans-serif; padding: .6rem 1rem; '
+        'background: #f4f4f4; border-bottom: 1px solid #ddd;">'
+        '<a href="../index.html" style="margin-right: 1.2rem; color: #0b57d0">&larr; course map</a>'
+        + (f'<a href="../{other}/{n.stem}.html" style="margin-right: 1.2rem; color: #0b57d0">{label}</a>'
+           if with_solutions else "")
         + (f'<a href="{n.stem}.ipynb" download style="color: #0b57d0">download .ipynb</a>'
            if here == "notebooks" else "")
         + "</nav>"
@@ -243,6 +263,8 @@ def check_links(site: Path) -> list[str]:
     """Every relative link and anchor in the site's pages points at something that exists."""
     parsed: dict[Path, _Links] = {}
     for page in site.rglob("*.html"):
+        if "_static" in page.relative_to(site).parts:  # the registry packages' own pages
+            continue
         p = _Links()
         p.feed(page.read_text(encoding="utf-8"))
         parsed[page] = p
@@ -266,14 +288,19 @@ def check_links(site: Path) -> list[str]:
 # --------------------------------------------------------------------------------------------- main
 
 
-def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str = "fast") -> list[Notebook]:
+def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str = "fast",
+          with_solutions: bool = True) -> list[Notebook]:
+    """The site; ``with_solutions=False``: the student site (notebooks only, nothing executed, no solution page)."""
     solutions = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
     if not solutions:
         raise SiteError("no solution notebooks in solutions/")
     if out.exists():
         shutil.rmtree(out)
     (out / "notebooks").mkdir(parents=True)
-    (out / "solutions").mkdir()
+    try:
+        webassets.install(out)
+    except webassets.WebAssetsError as e:
+        raise SiteError(str(e)) from None
     notebooks = []
     for sol in solutions:
         n = describe(sol)
@@ -282,7 +309,12 @@ def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str =
             raise SiteError(f"notebooks/{sol.name} is missing: run ./course generate")
         shutil.copy2(student, out / "notebooks" / sol.name)
         (out / "notebooks" / f"{sol.stem}.html").write_text(
-            render(nbformat.read(str(student), as_version=4), nav_bar(n, "notebooks")), encoding="utf-8")
+            render(nbformat.read(str(student), as_version=4), nav_bar(n, "notebooks", with_solutions)),
+            encoding="utf-8")
+        if not with_solutions:
+            notebooks.append(n)
+            continue
+        (out / "solutions").mkdir(exist_ok=True)
         if execute_only is None or n.number in execute_only:
             print(f"site: executing {sol.relative_to(ROOT)} ({profile} profile) ...", flush=True)
             nb, n.seconds = execute(sol, profile)
@@ -293,7 +325,7 @@ def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str =
         without_hidden_tests(nb)
         (out / "solutions" / f"{sol.stem}.html").write_text(render(nb, nav_bar(n, "solutions")), encoding="utf-8")
         notebooks.append(n)
-    (out / "index.html").write_text(landing_page(notebooks, profile), encoding="utf-8")
+    (out / "index.html").write_text(landing_page(notebooks, profile, with_solutions), encoding="utf-8")
     broken = check_links(out)
     if broken:
         raise SiteError("broken links in the site:\n  " + "\n  ".join(broken))
@@ -305,11 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default build/site)")
     ap.add_argument("--execute", help="comma-separated notebook numbers to execute (default: all)")
     ap.add_argument("--profile", default=os.environ.get("COURSE_SITE_PROFILE", "fast"), choices=["fast", "full"])
+    ap.add_argument("--no-solutions", action="store_true",
+                    help="the student site: the student notebooks only (no solutions, nothing executed)")
     args = ap.parse_args(argv)
     only = [x.strip().zfill(2) for x in args.execute.split(",")] if args.execute else None
     start = time.monotonic()
     try:
-        notebooks = build(args.out, only, args.profile)
+        notebooks = build(args.out, only, args.profile, with_solutions=not args.no_solutions)
     except SiteError as e:
         print(f"site: FAILED: {e}", file=sys.stderr)
         return 1
