@@ -34,3 +34,17 @@ def checks_run(check, fn, capsys):
     """Run a notebook check on ``fn``; return (passed, what it printed)."""
     ok = check(fn)
     return bool(ok), capsys.readouterr().out
+
+
+@pytest.fixture(scope="session")
+def web_assets():
+    """The pages' scripts from the registries (course_utils.webassets), fetched once; skipped where they cannot be
+    fetched (no npm, no registry), except with COURSE_REQUIRE_WEBASSETS=1 (CI), where that fails."""
+    from course_utils import webassets
+
+    try:
+        return webassets.ensure()
+    except webassets.WebAssetsError as e:
+        if os.environ.get("COURSE_REQUIRE_WEBASSETS") == "1":
+            pytest.fail(f"COURSE_REQUIRE_WEBASSETS=1, and the pages' scripts could not be fetched: {e}")
+        pytest.skip(f"the pages' scripts could not be fetched (set COURSE_REQUIRE_WEBASSETS=1 to fail): {e}")

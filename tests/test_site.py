@@ -54,7 +54,7 @@ def test_a_failing_notebook_fails_the_build(tmp_path):
         site.execute(path, "fast")
 
 
-def test_the_site_builds_with_notebook_01_executed(tmp_path):
+def test_the_site_builds_with_notebook_01_executed(tmp_path, web_assets):
     """What CI builds: every page, notebook 01 executed (the full build, ./course site, executes all)."""
     out = tmp_path / "site"
     notebooks = site.build(out, execute_only=["01"], profile="fast")  # raises on a failed run or a broken link
@@ -76,7 +76,7 @@ def test_the_site_builds_with_notebook_01_executed(tmp_path):
     assert (out / "_static" / "mathjax" / "MathJax.js").exists()
 
 
-def test_the_student_site_holds_no_solution_hidden_test_or_solution_page(tmp_path):
+def test_the_student_site_holds_no_solution_hidden_test_or_solution_page(tmp_path, web_assets):
     import html
 
     bundles_spec = importlib.util.spec_from_file_location("bundles_for_site", ROOT / "grading" / "bundles.py")
