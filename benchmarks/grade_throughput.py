@@ -77,15 +77,13 @@ def ours(made, workers: int, out: Path) -> dict:
 
 
 def nbgrader(made, work: Path) -> dict:
-    from nbgrader_env import nbgrader_env
+    from nbgrader_env import course_config, nbgrader_env
 
     env_dir, env = nbgrader_env()
     env = {**env, "COURSE_PROFILE": "fast", "COURSE_PROGRESS": "0", "MPLBACKEND": "Agg"}
     root = work / "nbgrader-course"
     (root / "source").mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text(
-        "c = get_config()\nc.CourseDirectory.course_id = 'ssl'\n"
-        f"c.CourseDirectory.root = {str(root)!r}\nc.ExecutePreprocessor.timeout = 900\n")
+    (root / "nbgrader_config.py").write_text(course_config(root, timeout=900))
     assignments = sorted({a for _, a, _ in made})
     for a in assignments:
         (root / "source" / a).mkdir()

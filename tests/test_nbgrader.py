@@ -45,9 +45,9 @@ def _course(tmp_path, assignment):
     (root / "source" / assignment).mkdir(parents=True)
     (root / "source" / assignment / f"{assignment}.ipynb").write_bytes((ROOT / "solutions" / f"{assignment}.ipynb")
                                                                         .read_bytes())
-    (root / "nbgrader_config.py").write_text(
-        "c = get_config()\nc.CourseDirectory.course_id = 'ssl'\n"
-        f"c.CourseDirectory.root = {str(root)!r}\nc.ExecutePreprocessor.timeout = 600\n")
+    from nbgrader_env import course_config  # tools/ is on sys.path (the nbgrader fixture)
+
+    (root / "nbgrader_config.py").write_text(course_config(root, timeout=600))
     return root
 
 

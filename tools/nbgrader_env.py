@@ -39,5 +39,23 @@ def nbgrader_env(env_dir: Path = ENV_DIR) -> tuple[Path, dict]:
     return env_dir, env
 
 
+def course_config(root: Path, timeout: int = 600) -> str:
+    """The ``nbgrader_config.py`` of an nbgrader course on these notebooks (README, "Grading"): the course's
+    instructor notes (cells tagged ``instructor``) are removed by ``generate_assignment``, before nbgrader's own
+    steps, as ``./course generate`` removes them."""
+    return (
+        "from nbconvert.preprocessors import TagRemovePreprocessor\n"
+        "from nbgrader.converters import GenerateAssignment\n\n"
+        "c = get_config()\n"
+        "c.CourseDirectory.course_id = 'ssl'\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        f"c.ExecutePreprocessor.timeout = {timeout}\n"
+        "c.TagRemovePreprocessor.enabled = True\n"
+        "c.TagRemovePreprocessor.remove_cell_tags = {'instructor'}\n"
+        "c.GenerateAssignment.preprocessors = [TagRemovePreprocessor,\n"
+        "                                      *GenerateAssignment.class_traits()['preprocessors'].default()]\n"
+    )
+
+
 if __name__ == "__main__":
     print(nbgrader_env()[0])
