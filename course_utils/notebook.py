@@ -66,6 +66,18 @@ def _style_plots() -> None:
 SEED_ENV_VAR = "COURSE_SEED"
 
 
+def on_colab_setup() -> None:
+    """On Google Colab, turn on its widget manager (ipywidgets 8 need it); elsewhere, nothing. The Colab block at
+    the top of each setup cell (tools/colab.py) installs the course; this does the rest, and the data are
+    downloaded when first loaded."""
+    import sys
+
+    if "google.colab" in sys.modules:
+        from google.colab import output
+
+        output.enable_custom_widget_manager()
+
+
 def setup_notebook(
     notebook: str, seed: int | None = None, profile: str | None = None, device: str | None = None
 ) -> Course:
@@ -86,6 +98,7 @@ def setup_notebook(
             raise ValueError(f"{SEED_ENV_VAR}={raw!r} is not a whole number. Unset it, or use e.g. {SEED_ENV_VAR}=1.")
     prof = get_profile(profile)
     dev = get_device(device)
+    on_colab_setup()
     seed_everything(seed)
     source = _data.find_data_source()
     _style_plots()

@@ -1,7 +1,6 @@
 """Every notebook opens on Colab (badge) and sets itself up there (the Colab block of tools/colab.py)."""
 
 import importlib.util
-import subprocess
 import sys
 import types
 
@@ -45,43 +44,63 @@ def test_the_tool_is_idempotent(tmp_path):
 def test_an_old_block_is_replaced_not_repeated():
     nb = nbformat.read(ROOT / "solutions" / "01_jensen_elbo.ipynb", as_version=4)
     setup = colab.setup_cell(nb)
-    setup.source = setup.source.replace("enable_custom_widget_manager()", "an_old_version()")
+    setup.source = setup.source.replace("sys.path.insert(0,", "an_old_version(0,")
     assert colab.add_colab(nb, "01_jensen_elbo") is True
     assert setup.source.count(colab.BEGIN) == 1 and "an_old_version" not in setup.source
     assert 'setup_notebook("01_jensen_elbo")' in setup.source, "the rest of the setup cell is kept"
 
 
 def _run_block(monkeypatch, on_colab: bool):
-    calls = []
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(("run", a[0])))
-    import course_utils.data
+    """Run the block as IPython runs it (its ``!`` lines are shell commands); returns what it ran."""
+    from IPython.core.inputtransformer2 import TransformerManager
 
-    monkeypatch.setattr(course_utils.data, "load_fashion_mnist", lambda train=True: calls.append(("load", train)))
+    calls = []
     if on_colab:
         google = types.ModuleType("google")
         google.colab = types.ModuleType("google.colab")
-        google.colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(("widgets",)))
         monkeypatch.setitem(sys.modules, "google", google)
         monkeypatch.setitem(sys.modules, "google.colab", google.colab)
     else:
         monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    shell = types.SimpleNamespace(system=lambda cmd: calls.append(("shell", cmd)))
     path_before = list(sys.path)
-    exec(compile(colab.colab_block(), "<colab block>", "exec"), {})
+    code = TransformerManager().transform_cell(colab.colab_block())
+    exec(compile(code, "<colab block>", "exec"), {"get_ipython": lambda: shell})
+    added = [p for p in sys.path if p not in path_before]
     sys.path[:] = path_before
-    return calls
+    return calls + [("path", p) for p in added]
+
+
+def test_the_block_is_short():
+    lines = colab.colab_block().split("\n")
+    assert len(lines) <= 8 and max(map(len, lines)) <= 120, "the first code a student reads"
 
 
 def test_the_block_does_nothing_outside_colab(monkeypatch):
     assert _run_block(monkeypatch, on_colab=False) == []
 
 
-def test_on_colab_the_block_clones_installs_and_fetches_the_data(monkeypatch):
+def test_on_colab_the_block_clones_and_installs_the_course(monkeypatch):
     calls = _run_block(monkeypatch, on_colab=True)
-    runs = [c[1] for c in calls if c[0] == "run"]
-    assert runs[0][:2] == ["git", "clone"] and colab.REPO_URL in runs[0], "clones the public repository"
-    pip = runs[1]
-    assert pip[1:4] == ["-m", "pip", "install"] and "--no-deps" in pip and pip[-2:] == ["-e", colab.CLONE_DIR], (
+    shell = [c[1] for c in calls if c[0] == "shell"]
+    assert shell[0].startswith("git clone") and colab.REPO_URL in shell[0], "clones the public repository"
+    assert "-m pip install" in shell[1] and "--no-deps" in shell[1] and shell[1].endswith(f"-e {colab.CLONE_DIR}"), (
         "installs the course package, keeping Colab's own torch"
     )
-    assert ("widgets",) in calls, "turns on Colab's widget manager (ipywidgets 8)"
-    assert ("load", True) in calls and ("load", False) in calls, "fetches both splits of Fashion-MNIST"
+    assert ("path", colab.CLONE_DIR) in calls, "the running kernel imports the clone's course_utils"
+
+
+def test_on_colab_setup_notebook_turns_on_the_widget_manager(monkeypatch):
+    from course_utils import notebook
+
+    calls = []
+    google = types.ModuleType("google")
+    google.colab = types.ModuleType("google.colab")
+    google.colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append("widgets"))
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", google.colab)
+    notebook.on_colab_setup()
+    assert calls == ["widgets"], "ipywidgets 8 need Colab's custom widget manager"
+    monkeypatch.delitem(sys.modules, "google.colab")
+    notebook.on_colab_setup()
+    assert calls == ["widgets"], "nothing happens outside Colab"

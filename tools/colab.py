@@ -10,11 +10,12 @@ nothing. What it writes:
 - the first line of the title cell (the first cell) becomes an "Open in Colab" badge that opens the *student*
   notebook (``notebooks/NN_topic.ipynb``) from the public repository, ``REPO_URL`` below, and next to it a
   "launch Binder" badge that opens the same notebook on mybinder.org (built from ``binder/``);
-- the setup cell (the code cell that calls ``setup_notebook``) starts with a block that, on Colab only, clones the
-  repository, installs the course package without its pinned dependencies (Colab's own torch is fine), turns on
-  Colab's widget manager (for ipywidgets 8) and fetches Fashion-MNIST with torchvision. Everywhere else the block
-  does nothing. It lives in the setup cell, not in a cell of its own, because the course's tools and tests rely on
-  the first code cell being the setup cell.
+- the setup cell (the code cell that calls ``setup_notebook``) starts with a short block that, on Colab only,
+  clones the repository and installs the course package without its pinned dependencies (Colab's own torch is
+  fine); ``setup_notebook`` then turns on Colab's widget manager (for ipywidgets 8), and Fashion-MNIST is
+  downloaded with torchvision when first loaded. Everywhere else the block does nothing. It lives in the setup
+  cell, not in a cell of its own, because the course's tools and tests rely on the first code cell being the
+  setup cell.
 
 The repository's public address is not known yet: it is the one constant ``REPO_URL``. Change it, run this tool and
 ``./course generate``, and commit.
@@ -62,28 +63,18 @@ def badge(notebook: str) -> str:
 
 
 def colab_block() -> str:
-    """The lines at the top of every setup cell. Outside Colab, ``google.colab`` is never imported: a no-op."""
+    """The lines at the top of every setup cell: on Colab, clone the repository and install the course package
+    (``setup_notebook`` then turns on Colab's widget manager, and the data are downloaded when first loaded).
+    Outside Colab, the ``if`` is false: nothing runs."""
     return "\n".join(
         [
-            f"{BEGIN} (only on Google Colab: get the course package and the data; does nothing elsewhere)",
+            f"{BEGIN}: on Google Colab only, get the course package (setup_notebook below does the rest)",
             "import sys",
             "",
             'if "google.colab" in sys.modules:',
-            "    import os",
-            "    import subprocess",
-            "",
-            f'    _repo, _here = "{REPO_URL}", "{CLONE_DIR}"',
-            "    if not os.path.isdir(_here):",
-            '        subprocess.run(["git", "clone", "-q", "--depth", "1", _repo, _here], check=True)',
-            '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", _here], check=True)',
-            "    sys.path.insert(0, _here)",
-            "    from google.colab import output",
-            "",
-            "    output.enable_custom_widget_manager()  # ipywidgets 8 on Colab",
-            "    from course_utils.data import load_fashion_mnist",
-            "",
-            "    load_fashion_mnist(train=True)  # downloads Fashion-MNIST with torchvision into the clone's data/",
-            "    load_fashion_mnist(train=False)",
+            f"    !git clone -q --depth 1 {REPO_URL} {CLONE_DIR} 2> /dev/null",
+            f"    !{{sys.executable}} -m pip install -q --no-deps -e {CLONE_DIR}",
+            f'    sys.path.insert(0, "{CLONE_DIR}")',
             END,
         ]
     )
