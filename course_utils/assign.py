@@ -23,7 +23,16 @@ from pathlib import Path
 
 import nbformat
 
-from .nbcode import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, MarkerError, base_namespace, replace_blocks
+from .nbcode import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    MarkerError,
+    base_namespace,
+    is_instructor_note,
+    replace_blocks,
+)
 from .paths import REPO_ROOT
 
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
@@ -61,6 +70,7 @@ def _ensure_ids(nb, name: str) -> bool:
 def student_notebook(solution_nb):
     """The student version of a solution notebook (a new object; the input is untouched)."""
     nb = copy.deepcopy(solution_nb)
+    nb.cells = [c for c in nb.cells if not is_instructor_note(c)]  # instructor notes never reach students
     for i, cell in enumerate(nb.cells):
         cell.source = student_source(cell.source, cell.cell_type, f"cell {i} ({cell.get('id', '?')})")
         _lock(cell)
@@ -74,7 +84,8 @@ def answered(solution_nb, replace: dict | None = None):
     What tests and benchmarks build submissions from."""
     nb = student_notebook(solution_nb)
     replace = replace or {}
-    for s_cell, n_cell in zip(solution_nb.cells, nb.cells):
+    solution_cells_ = [c for c in solution_nb.cells if not is_instructor_note(c)]  # as student_notebook keeps them
+    for s_cell, n_cell in zip(solution_cells_, nb.cells):
         meta = s_cell.metadata.get("nbgrader", {})
         if meta.get("solution"):
             name = meta["grade_id"]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
+INSTRUCTOR_TAG = "instructor"  # a cell with this tag is an instructor note (course_utils.instructor)
 
 BASE_NAMES = ("torch", "math", "nn", "F", "np")
 
@@ -85,10 +86,17 @@ def block_lines(source: str, begin: str, end: str, where: str = "cell") -> list[
     return [line for b, e in blocks(source, begin, end, where) for line in lines[b : e - 1]]
 
 
+def is_instructor_note(cell) -> bool:
+    """Whether ``cell`` is an instructor note: tagged :data:`INSTRUCTOR_TAG`, never in the student version."""
+    return INSTRUCTOR_TAG in (cell.get("metadata", {}).get("tags") or [])
+
+
 # ----------------------------------------------------------------------------- IPython syntax
 def strip_magics(source: str) -> str:
-    """``source`` with its magic and shell lines (``%matplotlib inline``, ``!pip ...``) blanked."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
+    """``source`` with its magic and shell lines (``%matplotlib inline``, ``!pip ...``) turned into ``pass`` (at
+    their indentation, so that an ``if`` whose body is a shell line stays valid Python)."""
+    return "\n".join(line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+                     else line for line in source.split("\n"))
 
 
 def to_python(source: str) -> str:

@@ -12,7 +12,8 @@ metadata (JupyterLab: the property inspector, "Slide Type"): ``slide``, ``subsli
 slide before), ``notes`` (speaker notes, the ``s`` key) or ``skip``. :func:`suggested_slide_type` is the rule that
 wrote it first, and ``python -m course_utils.slides --annotate`` applies it to cells that have none (it never
 changes one that has): a section heading opens a slide, a sub-heading a sub-slide, a formula or a figure is shown,
-prose goes to the speaker notes, and the set-up cell, exercises, checks and hidden tests are skipped. Code is never
+prose and the instructor notes go to the speaker notes, and the set-up cell, exercises, checks and hidden
+tests are skipped. Code is never
 shown (a deck shows the formula, the picture, the number); outputs are.
 """
 
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 from . import webassets
-from .nbcode import BEGIN_HIDDEN, BEGIN_SOLUTION
+from .nbcode import BEGIN_HIDDEN, BEGIN_SOLUTION, is_instructor_note
 from .paths import REPO_ROOT
 
 OUT = REPO_ROOT / "build" / "slides"
@@ -57,6 +58,8 @@ def suggested_slide_type(cell, index: int, first_code: int) -> str:
                   or cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
     if index == 0:
         return "slide"  # the title
+    if is_instructor_note(cell):
+        return "notes"  # the answers to the open questions: the lecturer's, in the speaker notes
     if cell.cell_type == "code":
         if index == first_code or graded or BEGIN_SOLUTION in source or BEGIN_HIDDEN in source:
             return "skip"  # the set-up cell, the exercises and their checks

@@ -35,6 +35,7 @@ from course_utils.nbcode import (  # noqa: E402
     END_SOLUTION,
     MARKERS,
     block_lines,
+    is_instructor_note,
 )
 
 BUILD = ROOT / "build"
@@ -92,12 +93,17 @@ def gradescope_bundle(assignment: str, out: Path | None = None) -> Path:
 
 
 def solution_lines(solutions_dir: Path = ROOT / "solutions") -> set[str]:
-    """Every substantial line (12+ characters, not a comment) inside a solution or hidden-test block."""
+    """Every substantial line (12+ characters, not a comment) inside a solution or hidden-test block, and of every
+    instructor note."""
     import nbformat
 
     lines = set()
     for path in sorted(Path(solutions_dir).glob("*.ipynb")):
         for i, cell in enumerate(nbformat.read(str(path), as_version=4).cells):
+            if is_instructor_note(cell):  # not the generated mistakes notes: their hints are what the checks print
+                if not cell.metadata.get("course", {}).get("generated"):
+                    lines.update(s.strip() for s in cell.source.split("\n") if len(s.strip()) >= 12)
+                continue
             for begin, end in ((BEGIN_SOLUTION, END_SOLUTION), (BEGIN_HIDDEN, END_HIDDEN)):
                 for line in block_lines(cell.source, begin, end, f"{path.name}, cell {i}"):
                     s = line.strip()

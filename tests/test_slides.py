@@ -106,8 +106,11 @@ def test_every_deck_builds_and_gives_no_code_or_hidden_test_away(decks):
         text = deck.read_text(encoding="utf-8")
         assert f'href="{deck.name}"' in index
         assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
-        shown = [a for a in answers if html.escape(a) in text or a in text]
-        assert not shown, f"{deck.name} shows solution code: {shown[:3]}"
+        assert "Answers to the open questions" in text, f"{deck.name}: the instructor note is in the speaker notes"
+        on_slides = re.sub(r'<aside class="notes">.*?</aside>', "", text, flags=re.S)  # what the audience sees
+        assert "Answers to the open questions" not in on_slides, f"{deck.name}: the answers are on a slide"
+        shown = [a for a in answers if html.escape(a) in on_slides or a in on_slides]
+        assert not shown, f"{deck.name} shows solution code or instructor notes: {shown[:3]}"
         for url in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', text):
             assert not url.startswith(("http:", "https:", "//")), f"{deck.name} loads {url} from the network"
     assert "data:image/png" in built[0].read_text(encoding="utf-8"), "the executed deck shows its figures"
