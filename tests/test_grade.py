@@ -281,6 +281,20 @@ def test_a_function_that_kills_the_test_runner_fails_alone(tmp_path):
     assert scores["log_marginal"] == (2.0, 2.0) and scores["elbo"] == (3.0, 3.0), "a fresh runner grades the rest"
 
 
+def test_a_runner_killed_but_not_yet_reaped_is_replaced_before_the_next_grading(tmp_path):
+    """The race behind a flaky failure under load: a submission killed the pooled runner, which is dead but not yet
+    reaped when the next submission comes, so ``poll()`` still says it runs. The next grading must not lose points."""
+    import signal
+
+    path = make_submission(tmp_path / "01_jensen_elbo.ipynb")
+    assert run(path)["score"] == 7.0  # the pooled runner is warm
+    runner = next(r for key, r in POOL.runners.items() if key[0].endswith("01_jensen_elbo.ipynb"))
+    os.kill(runner.proc.pid, signal.SIGKILL)
+    runner.proc.poll = lambda: None  # not reaped yet, as far as the pool can tell
+    results = run(path)
+    assert results["score"] == 7.0, summary(results)
+
+
 def test_the_memory_limit_fails_a_function_that_allocates_too_much(tmp_path):
     greedy = (
         "def log_marginal(log_joint):\n"

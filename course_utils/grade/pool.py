@@ -86,13 +86,17 @@ class Runner:
 
     def set_definitions(self, defs):
         self.defs, self.restarts = defs, 0
-        if self.proc is None or self.proc.poll() is not None:  # a pooled runner that a submission killed
-            self.start()
-            err = self.wait_ready()  # sends the definitions once ready
-            if err:
-                raise RuntimeError(f"the test runner could not start: {err}")
-            return
-        self._send_defs()
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self._send_defs()
+                return
+            except (EOFError, ValueError, OSError, TimeoutError):  # dying, not yet reaped: a submission killed it
+                self._drop_runner(None)
+        # a pooled runner that a submission killed, or none yet
+        self.start()
+        err = self.wait_ready()  # sends the definitions once ready
+        if err:
+            raise RuntimeError(f"the test runner could not start: {err}")
 
     def _send_defs(self):
         self.send({"op": "defs", "cells": self.defs.cells})
@@ -126,21 +130,30 @@ class Runner:
         if state.get("load_hang"):
             fail_rest(state["load_hang"])
             return results
-        if self.proc is None or self.proc.poll() is not None:
-            self.restarts += 1
-            if self.restarts > 3:
-                fail_rest("the test runner kept crashing; these tests could not run")
-                return results
-            self.start()
-            err = self.wait_ready()
-            if err:
-                fail_rest(f"the test runner could not start: {err}")
-                return results
         pid = None
+        for attempt in (1, 2):
+            if self.proc is None or self.proc.poll() is not None:
+                self.restarts += 1
+                if self.restarts > 3:
+                    fail_rest("the test runner kept crashing; these tests could not run")
+                    return results
+                self.start()
+                err = self.wait_ready()
+                if err:
+                    fail_rest(f"the test runner could not start: {err}")
+                    return results
+            try:
+                self.send({"op": "run", "hidden": hidden})
+                pid = self.chan.recv(60)["pid"]
+                break
+            except (EOFError, ValueError, KeyError, OSError, TimeoutError):
+                # The warm runner was dying (the unit before killed it) but not yet reaped, so poll() missed it.
+                # None of this unit's code has run: a fresh runner, once (under load that window is wide).
+                self._drop_runner(None)
+                if attempt == 2:
+                    fail_rest("the test runner stopped before these tests could start; they could not run")
+                    return results
         try:
-            self.send({"op": "run", "hidden": hidden})
-            msg = self.chan.recv(60)
-            pid = msg["pid"]
             self.send({"op": "go"})
             msg = self._next(min(self.limits.load_timeout, self._left(state)))
             if msg is None:
@@ -192,15 +205,20 @@ class Runner:
                 self._kill(pid)
         except (EOFError, ValueError, KeyError, OSError, TimeoutError):
             # the runner died, or someone wrote garbage into its pipe: start a fresh one for the next unit
-            kill_group(self._outer(pid))
-            if self.proc is not None:
-                kill_group(self.proc.pid)
-                self.proc.wait()
-                os.close(self.cmd)
-                self.chan.close()
-                self.proc = None
+            self._drop_runner(pid)
             fail_rest("the test process stopped unexpectedly (did your code kill it, or write to its pipes?)")
         return results
+
+    def _drop_runner(self, pid) -> None:
+        """Kill the test child ``pid`` (if any) and the runner; the next unit starts a fresh runner."""
+        if pid is not None:
+            kill_group(self._outer(pid))
+        if self.proc is not None:
+            kill_group(self.proc.pid)
+            self.proc.wait()
+            os.close(self.cmd)
+            self.chan.close()
+            self.proc = None
 
     @staticmethod
     def _left(state: dict) -> float:
