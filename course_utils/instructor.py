@@ -22,12 +22,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .nbcode import INSTRUCTOR_TAG, is_instructor_note
-from .paths import REPO_ROOT
+from .assign import solution_paths
+from .nbcode import INSTRUCTOR_TAG, is_generated_note
 from .stored import cases_path, load_cases
 
-SOLUTIONS = REPO_ROOT / "solutions"
-GENERATED = "mistakes"  # metadata course.generated of a generated note
+GENERATED = "mistakes"  # metadata course.generated of a generated note (nbcode.is_generated_note)
 
 
 def mistakes(notebook: str) -> dict[str, list[str]]:
@@ -56,12 +55,6 @@ def mistakes_text(notebook: str, exercise: str, hints: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _is_generated(cell, exercise: str | None = None) -> bool:
-    meta = cell.get("metadata", {}).get("course", {})
-    return is_instructor_note(cell) and meta.get("generated") == GENERATED and (
-        exercise is None or meta.get("exercise") == exercise)
-
-
 def _anchor(nb, exercise: str) -> int | None:
     """The index of the exercise's test cell (``grade_id`` ``<exercise>_test``), else of its solution cell."""
     found = None
@@ -79,7 +72,7 @@ def with_mistakes(nb, notebook: str):
     import nbformat
 
     nb = nbformat.from_dict(nb)
-    nb.cells = [c for c in nb.cells if not _is_generated(c)]
+    nb.cells = [c for c in nb.cells if not is_generated_note(c)]
     for exercise, hints in mistakes(notebook).items():
         at = _anchor(nb, exercise)
         if at is None:
@@ -92,18 +85,13 @@ def with_mistakes(nb, notebook: str):
     return nb
 
 
-def _sources(nb) -> list[tuple[str, str]]:
-    return [(c.cell_type, c.source) for c in nb.cells]
-
-
 def refresh(path: Path, write: bool = True) -> bool:
     """Bring the generated notes of solution notebook ``path`` up to date; True when they were stale."""
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
     new = with_mistakes(nb, path.stem)
-    stale = _sources(new) != _sources(nb) or [c.get("metadata") for c in new.cells] != [
-        c.get("metadata") for c in nb.cells]
+    stale = new.cells != nb.cells
     if stale and write:
         nbformat.write(new, str(path))
     return stale
@@ -114,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="only say which notebooks are stale (exit status 1)")
     args = ap.parse_args(argv)
     stale = []
-    for path in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
+    for path in solution_paths():
         if not cases_path(path.stem).exists():  # 06 has no exercises of its own
             continue
         if refresh(path, write=not args.check):

@@ -91,6 +91,11 @@ def is_instructor_note(cell) -> bool:
     return INSTRUCTOR_TAG in (cell.get("metadata", {}).get("tags") or [])
 
 
+def is_generated_note(cell) -> bool:
+    """Whether ``cell`` is an instructor note that :mod:`course_utils.instructor` generated (the usual mistakes)."""
+    return is_instructor_note(cell) and cell.get("metadata", {}).get("course", {}).get("generated") == "mistakes"
+
+
 # ----------------------------------------------------------------------------- IPython syntax
 def strip_magics(source: str) -> str:
     """``source`` with its magic and shell lines (``%matplotlib inline``, ``!pip ...``) turned into ``pass`` (at

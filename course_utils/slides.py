@@ -29,18 +29,17 @@ import time
 from pathlib import Path
 
 from . import webassets
+from .assign import solution_paths
 from .nbcode import BEGIN_HIDDEN, BEGIN_SOLUTION, is_instructor_note
 from .paths import REPO_ROOT
 
 OUT = REPO_ROOT / "build" / "slides"
-SOLUTIONS = REPO_ROOT / "solutions"
 # The lecture's order (supervised recap -> pretext tasks -> AE -> DAE -> VAE -> ELBO -> reparameterization ->
 # contrastive -> SimCLR -> MAE -> Cole et al.): 02 holds the recap, the AE, the DAE and the pretext tasks; 03 the VAE
 # and the reparameterization, around 01's ELBO (docs/lecture.md says where to switch).
 LECTURE_ORDER = ("02", "03", "01", "04", "05", "06")
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "notes", "skip")
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # course_reveal: the reveal template, no CDN import
-INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # figures as outputs (nbclient's kernels get Agg)
 
 
 class SlidesError(RuntimeError):
@@ -123,7 +122,7 @@ def deck_html(nb, static: str = "_static") -> str:
 
 
 def solutions(numbers: list[str] | None = None) -> list[Path]:
-    found = sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
+    found = solution_paths()
     if numbers:
         unknown = sorted(set(numbers) - {p.name[:2] for p in found})
         if unknown:
@@ -162,9 +161,7 @@ def build(out: Path = OUT, numbers: list[str] | None = None, profile: str = "ful
         if execute:
             print(f"slides: executing {sol.name} ({profile} profile, COURSE_CHECKPOINTS={checkpoints}) ...", flush=True)
             try:
-                env = {"MPLBACKEND": INLINE_BACKEND}
-                if checkpoints != "cache":  # the cache is the default
-                    env["COURSE_CHECKPOINTS"] = checkpoints
+                env = {} if checkpoints == "cache" else {"COURSE_CHECKPOINTS": checkpoints}  # the cache: default
                 nb, seconds = execute_notebook(sol, profile, env=env)
             except NotebookRunError as e:
                 raise SlidesError(str(e)) from None

@@ -35,6 +35,7 @@ from course_utils.nbcode import (  # noqa: E402
     END_SOLUTION,
     MARKERS,
     block_lines,
+    is_generated_note,
     is_instructor_note,
 )
 
@@ -101,7 +102,7 @@ def solution_lines(solutions_dir: Path = ROOT / "solutions") -> set[str]:
     for path in sorted(Path(solutions_dir).glob("*.ipynb")):
         for i, cell in enumerate(nbformat.read(str(path), as_version=4).cells):
             if is_instructor_note(cell):  # not the generated mistakes notes: their hints are what the checks print
-                if not cell.metadata.get("course", {}).get("generated"):
+                if not is_generated_note(cell):
                     lines.update(s.strip() for s in cell.source.split("\n") if len(s.strip()) >= 12)
                 continue
             for begin, end in ((BEGIN_SOLUTION, END_SOLUTION), (BEGIN_HIDDEN, END_HIDDEN)):
