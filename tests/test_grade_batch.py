@@ -135,6 +135,12 @@ def test_a_batch_killed_in_the_middle_loses_nothing_and_ends_in_a_gradebook(klas
     assert rows["ada"]["total"] == "7" and rows["bo"]["total"] == "0"
     assert rows["cy"]["log_marginal"] == "2" and rows["cy"]["posterior"] == "2" and float(rows["cy"]["elbo"]) < 3
     assert all(r["errors"] == "" for r in rows.values())
+    # the written questions: a column each, for a person to fill in; never part of the autograded total
+    assert rows["ada"]["jensen_step"] == rows["ada"]["gap_is_kl"] == "awaiting" and rows["bo"]["jensen_step"] == "0"
+    awaiting = (rows["ada"]["written_awaiting"], rows["bo"]["written_awaiting"], rows["bo"]["written_max"])
+    assert awaiting == ("5", "0", "5")
+    assert "written answers awaiting manual grading: 4 in 01_jensen_elbo" in rerun.stdout  # ada's 2 and cy's 2
+    assert "./course written 01 SUBMISSIONS" in rerun.stdout
     assert "3 submissions" in rerun.stdout and "01_jensen_elbo: elbo: 2 of 3" in rerun.stdout  # the class summary
     for student in ("ada", "bo", "cy"):
         page = (out / student / "feedback.html").read_text()

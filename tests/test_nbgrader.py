@@ -8,7 +8,9 @@ course folder:
 - ``nbgrader generate_assignment`` on ``solutions/NN_*.ipynb`` gives cell for cell the sources of
   ``notebooks/NN_*.ipynb`` (``./course generate``);
 - ``nbgrader autograde`` gives the solution full marks, the untouched notebook 0, and a subtly wrong answer loses
-  points on its own exercise, as our grader marks it down (our checks raise under ``NBGRADER_EXECUTION``).
+  points on its own exercise, as our grader marks it down (our checks raise under ``NBGRADER_EXECUTION``); the
+  written questions (manually graded answers) need a manual grade where answered and are 0 where unchanged, as our
+  grader lists them.
 """
 
 import json
@@ -79,7 +81,7 @@ def _scores(env, root, assignment):
         f"gb = Gradebook('sqlite:///{root}/gradebook.db')\nout = {{}}\n"
         f"for s in gb.assignment_submissions({assignment!r}):\n"
         "    nb = s.notebooks[0]\n"
-        "    out[s.student_id] = {g.name: g.score for g in nb.grades if g.max_score}\n"
+        "    out[s.student_id] = {g.name: [g.score, bool(g.needs_manual_grade)] for g in nb.grades if g.max_score}\n"
         "print(json.dumps(out))\n"
     )
     run = subprocess.run([str(env_dir / "bin" / "python"), "-c", script], cwd=root, env=environ,
@@ -107,12 +109,18 @@ def test_autograde_marks_the_solution_the_untouched_and_a_subtle_mistake(nbgrade
         nbformat.write(nb, str(folder / f"{assignment}.ipynb"))
         (folder / "timestamp.txt").write_text("2026-12-01 12:00:00.000000 UTC")
     _nbgrader(nbgrader_env, root, "autograde", assignment, "--create", "--force")
-    scores = _scores(nbgrader_env, root, assignment)
-    assert sum(scores["ada"].values()) == pytest.approx(spec.total_points), scores["ada"]
-    assert sum(scores["bo"].values()) == 0, scores["bo"]
-    if "cy" in scores:
+    graded = _scores(nbgrader_env, root, assignment)
+    written = {w.question for w in spec.written}
+    auto = {s: {k: v[0] for k, v in g.items() if k not in written} for s, g in graded.items()}
+    assert sum(auto["ada"].values()) == pytest.approx(spec.total_points), auto["ada"]
+    assert sum(auto["bo"].values()) == 0, auto["bo"]
+    # the written questions, as our grader lists them: answered ones await a person (nbgrader: no points yet, and
+    # "needs manual grade"), an unchanged answer cell is 0 without one
+    assert {k: (v[0] or 0, v[1]) for k, v in graded["ada"].items() if k in written} == {q: (0, True) for q in written}
+    assert {k: v for k, v in graded["bo"].items() if k in written} == {q: [0, False] for q in written}
+    if "cy" in auto:
         exercise = SUBTLE[assignment].exercise
         unit = next(u for u in spec.units if u.exercise == exercise)
-        lost = {k: v for k, v in scores["cy"].items() if v < scores["ada"][k]}
+        lost = {k: v for k, v in auto["cy"].items() if v < auto["ada"][k]}
         assert list(lost) == [unit.test_id], lost  # only that exercise's test cell loses its points
-        Path(root / "scores.json").write_text(json.dumps(scores))
+        Path(root / "scores.json").write_text(json.dumps(graded))

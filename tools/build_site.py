@@ -50,7 +50,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course_utils import webassets  # noqa: E402
-from course_utils.nbcode import BEGIN_HIDDEN, END_HIDDEN, replace_blocks  # noqa: E402
+from course_utils.nbcode import (  # noqa: E402
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    block_lines,
+    replace_blocks,
+)
 
 OUT = ROOT / "build" / "site"
 EXERCISE_RE = re.compile(r"^#{2,4}\s*Exercise\s+(\d+)\s*(★+)\s*\(\s*(\d+)\s*min\s*\)\s*:?\s*(.*)$", re.M)
@@ -126,9 +133,15 @@ def execute(path: Path, profile: str) -> tuple[nbformat.NotebookNode, float]:
 
 
 def without_hidden_tests(nb) -> None:
+    """The solution as the instructor site shows it: hidden tests removed, and a written question's model answer
+    without its markers (which Markdown would show as headings), under a line that says what it is."""
     for cell in nb.cells:
         if cell.cell_type == "code" and BEGIN_HIDDEN in cell.source:
             cell.source = replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, "site").rstrip("\n")
+        elif cell.cell_type == "markdown" and BEGIN_SOLUTION in cell.source:
+            body = "\n".join(block_lines(cell.source, BEGIN_SOLUTION, END_SOLUTION, "site")).strip()
+            note = "*Instructor site: the model answer and its rubric (students write their answer here).*"
+            cell.source = f"{note}\n\n{body}"
 
 
 # --------------------------------------------------------------------------------------------- pages

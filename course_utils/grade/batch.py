@@ -65,7 +65,7 @@ from .execute import execute_notebook
 from .isolation import Isolation, choose
 from .limits import Limits
 from .pool import RunnerPool
-from .results import Results, parse_test_name
+from .results import AWAITING, Results, parse_test_name, parse_written_name
 from .sandbox import Sandbox
 from .spec import SpecError, find_solution, guess_assignment, load_assignment
 
@@ -233,7 +233,11 @@ def feedback_html(student: str, notebook: str, results: dict) -> str:
         if "(hidden tests)" in t.get("name", "") or t.get("visibility") == "hidden":
             continue
         ok = t["score"] >= t["max_score"] - 1e-9
-        rows.append(f"<section class='{'ok' if ok else 'no'}'><h2>{'&#10003;' if ok else '&#10007;'} {e(t['name'])}"
+        wr = parse_written_name(t.get("name", ""))
+        if wr:  # not a verdict: a person grades it
+            ok = None if wr[2] == AWAITING else False
+        cls, mark = {True: ("ok", "&#10003;"), False: ("no", "&#10007;"), None: ("wait", "&#8230;")}[ok]
+        rows.append(f"<section class='{cls}'><h2>{mark} {e(t['name'])}"
                     f"</h2><pre>{e(str(t.get('output', '')))}</pre></section>")
     notes = str(results.get("output", "")).splitlines()[1:]  # the first line is the score
     return (
@@ -241,7 +245,7 @@ def feedback_html(student: str, notebook: str, results: dict) -> str:
         f"<title>Feedback: {e(notebook)}, {e(student)}</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
         "pre{white-space:pre-wrap;background:#f6f6f6;padding:.6rem}.ok h2{color:#1a7f37}.no h2{color:#b42318}"
-        "h2{font-size:1.05rem}</style></head><body>"
+        ".wait h2{color:#6b4f00}h2{font-size:1.05rem}</style></head><body>"
         f"<h1>{e(notebook)}: feedback for {e(student)}</h1>"
         "<p>The public checks you ran in the notebook. Hidden tests are graded too; their results come with your "
         "grade.</p>" + "".join(rows) + "<h2>How your notebook ran</h2><pre>" + e("\n".join(notes)) + "</pre>"
@@ -287,20 +291,24 @@ def _exercise(name: str) -> str | None:
 def gradebook(out: Path, done: list[dict], solutions_dir: Path) -> Path:
     """``out/gradebook.csv``: a row per student and assignment, each exercise's points, total, late, errors."""
     columns: dict[str, list[str]] = {}
+    questions: dict[str, list[str]] = {}
     for d in done:
         if d["assignment"] not in columns:
             try:
                 spec = load_assignment(find_solution(d["assignment"], solutions_dir))
                 columns[d["assignment"]] = [u.exercise for u in spec.units]
+                questions[d["assignment"]] = [w.question for w in spec.written]
             except (SpecError, OSError):
-                columns[d["assignment"]] = []
+                columns[d["assignment"]], questions[d["assignment"]] = [], []
     exercises = list(dict.fromkeys(e for cols in columns.values() for e in cols))
+    written = list(dict.fromkeys(q for qs in questions.values() for q in qs))
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(Results.gradebook_header(exercises))
+    w.writerow(Results.gradebook_header(exercises, written))
     for d in sorted(done, key=lambda d: (d["assignment"], d["student"])):
         results = Results(json.loads((out / d["student"] / "results.json").read_text()))
-        w.writerow(results.gradebook_row(exercises, d["student"], d["assignment"], d.get("late"), d.get("errors", [])))
+        w.writerow(results.gradebook_row(exercises, d["student"], d["assignment"], d.get("late"), d.get("errors", []),
+                                         written))
     path = out / "gradebook.csv"
     atomic_write_bytes(path, buf.getvalue().encode())
     return path
@@ -318,8 +326,11 @@ def class_summary(out: Path, done: list[dict]) -> str:
         lines.append(f"  {s:6g} points  {'#' * hist[s]} {hist[s]}")
     failed: Counter = Counter()
     hints: dict[str, Counter] = {}
+    waiting: Counter = Counter()  # written answers a person has to grade, per assignment
     for d in done:
         results = json.loads((out / d["student"] / "results.json").read_text())
+        waiting.update(d["assignment"] for t in results.get("tests", [])
+                       if (parse_written_name(t["name"]) or ("", "", ""))[2] == AWAITING)
         lost = set()
         for t in results.get("tests", []):
             ex = _exercise(t["name"])
@@ -337,6 +348,10 @@ def class_summary(out: Path, done: list[dict]) -> str:
     errors = [d["student"] for d in done if d.get("errors")]
     if errors:
         lines.append(f"grading errors ({len(errors)}): {', '.join(errors[:10])} (see their results.json)")
+    for assignment, n in sorted(waiting.items()):
+        number = assignment.split("_", 1)[0]
+        lines.append(f"written answers awaiting manual grading: {n} in {assignment} (one page per question, every "
+                     f"student's answer side by side: ./course written {number} SUBMISSIONS)")
     late = [d["student"] for d in done if d.get("late")]
     if late:
         lines.append(f"late ({len(late)}): {', '.join(late[:10])}" + (" ..." if len(late) > 10 else ""))

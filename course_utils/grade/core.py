@@ -115,7 +115,7 @@ def grade(
         public = {u.test_id: runner.run(u, False, state) for u in spec.units}  # every public check first,
         hidden = {u.test_id: runner.run(u, True, state) for u in spec.units}  # then the hidden tests
         notes = defs.notes + state.get("notes", [])
-        results = Results.graded(spec, public, hidden, report, defs.names(), notes, time.monotonic() - t0)
+        results = Results.graded(spec, public, hidden, report, defs.names(), notes, time.monotonic() - t0, nb)
         if execute and sandbox.models is not None:
             results["output"] += "\n\n" + SHARED_MODELS_NOTE
         return results

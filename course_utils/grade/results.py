@@ -18,6 +18,11 @@ Gradescope (``results.json``; see ``../shared/reference/grading-formats.md``):
 - the hidden tests' ``visibility`` is an option (``--hidden-visibility``): ``after_published`` keeps a
   student from seeing "100%" from the public checks alone before the hidden tests count.
 
+Written questions (graded by a person, :class:`.spec.Written`) are tests too, worth nothing here: ``Written 1:
+jensen_step (awaiting manual grading)`` with the points a person will give, or ``(not answered)`` (0 points, as
+nbgrader gives an unchanged answer cell). Their points are never in ``score``: Gradescope and PrairieLearn grade
+them as manual questions of their own, the gradebook has a column for each.
+
 PrairieLearn (``--format prairielearn``, ``/grade/results/results.json``): ``gradable``, ``score`` in [0, 1],
 ``message``, ``output`` and ``tests[]`` with ``name``, ``points``, ``max_points``, ``message``.
 """
@@ -103,6 +108,64 @@ def parse_test_name(name: str) -> tuple[str, str, str] | None:
     """``"Exercise 2: elbo (public check)"`` -> ``("2", "elbo", "public check")``; None for other tests."""
     m = re.match(r"Exercise (\d+): (\w+) \((public check|hidden tests)\)", name)
     return (m.group(1), m.group(2), m.group(3)) if m else None
+
+
+AWAITING, NOT_ANSWERED = "awaiting manual grading", "not answered"
+
+
+def parse_written_name(name: str) -> tuple[str, str, str] | None:
+    """``"Written 1: jensen_step (awaiting manual grading)"`` -> ``("1", "jensen_step", "awaiting manual grading")``;
+    None for other tests."""
+    m = re.match(rf"Written (\d+): (\w+) \(({AWAITING}|{NOT_ANSWERED})\)", name)
+    return (m.group(1), m.group(2), m.group(3)) if m else None
+
+
+def written_points(test: dict) -> float:
+    """The points a written question's test entry is worth (kept in the entry's output, first line)."""
+    m = re.search(r"[Ww]orth ([0-9.]+) points?", str(test.get("output", "")))
+    return float(m.group(1)) if m else 0.0
+
+
+def written_entries(spec: Assignment, nb) -> list[dict]:
+    """The test entries of the written questions of ``spec`` in the notebook ``nb`` (None: not readable)."""
+    entries = []
+    for w in spec.written:
+        text = w.answer(nb) if nb is not None else None
+        title = f"Written {w.number}: {w.question}"
+        if nb is None:
+            status, why = NOT_ANSWERED, "your notebook could not be read."
+        elif text is None:
+            status, why = NOT_ANSWERED, (
+                f"your notebook has no answer cell for this question (the cell under 'Written {w.number}', whose "
+                f"metadata names it '{w.question}'). Write your answer in that cell of a fresh copy of the notebook, "
+                "or copy your text into it, and submit again.")
+        elif not w.answered(text):
+            status, why = NOT_ANSWERED, "the answer cell still says 'YOUR ANSWER HERE' (or is empty)."
+        else:
+            status, why = AWAITING, ""
+        if status == AWAITING:
+            out = (f"Worth {w.points:g} points, graded by hand: the course staff reads your answer; these points are "
+                   "not in the score above yet.")
+        else:
+            out = f"Worth {w.points:g} points, graded by hand: 0 points, because {why}"
+        entries.append({"name": f"{title} ({status})", "score": 0.0, "max_score": 0.0, "output": out,
+                        "visibility": "visible"})
+    return entries
+
+
+def _written_line(spec: Assignment, entries: list[dict]) -> str | None:
+    if not spec.written:
+        return None
+    waiting = [e for e in entries if AWAITING in e["name"]]
+    pending = sum(written_points(e) for e in waiting)
+    line = (f"Written questions: {len(spec.written)}, worth {spec.written_points:g} points, graded by hand (not in "
+            f"the score above): ")
+    if waiting:
+        line += f"{len(waiting)} answered, awaiting manual grading ({pending:g} points)"
+    missing = len(entries) - len(waiting)
+    if missing:
+        line += ("; " if waiting else "") + f"{missing} not answered (0 points)"
+    return line + "."
 
 
 def _r(x: float) -> float:
@@ -211,12 +274,14 @@ class Results(dict):
     # ------------------------------------------------------------------------- made by the grader
     @classmethod
     def graded(cls, spec: Assignment, public: dict, hidden: dict, report: dict | None, defined: set[str],
-               notes: list[str], elapsed: float) -> "Results":
+               notes: list[str], elapsed: float, nb=None) -> "Results":
         """The results of a grading that ran: ``public`` and ``hidden`` are each unit's statement results (by
         test id), ``report`` the top-to-bottom run's (None: not run), ``defined`` the names the submission
-        defines, ``notes`` what could not be loaded."""
+        defines, ``notes`` what could not be loaded, ``nb`` the submitted notebook (its written answers)."""
         tests = [e for u in spec.units for e in unit_entries(u, public[u.test_id], hidden[u.test_id])]
         score = _r(sum(t["score"] for t in tests))
+        written = written_entries(spec, nb)
+        tests += written
         missing = [u.exercise for u in spec.units if u.exercise not in defined]
         lines = [
             f"{spec.notebook}: {score:g} / {spec.total_points:g} points.",
@@ -228,6 +293,8 @@ class Results(dict):
             "cells.",
             _execution_text(report),
         ]
+        if spec.written:
+            lines.insert(1, _written_line(spec, written))
         if missing:
             lines.append("Not found in your notebook: " + ", ".join(f"`{m}`" for m in missing) + ".")
         if notes:
@@ -246,6 +313,7 @@ class Results(dict):
         for t in tests:
             if "(public check)" in t["name"]:
                 t["output"] = f"Not graded: {why}"
+        tests += written_entries(spec, None)
         return cls(score=0.0, execution_time=math.ceil(elapsed), stdout_visibility="hidden",
                    output=f"{spec.notebook}: 0 / {spec.total_points:g} points. Not graded: {why} "
                    f"({spec.n_hidden} hidden tests were not run.)",
@@ -277,6 +345,14 @@ class Results(dict):
                      "output": plain(t.get("output", "")), "output_format": "text",
                      "visibility": t.get("visibility", "visible")}
             ex = parse_test_name(t["name"])
+            wr = parse_written_name(t["name"])
+            if wr:  # worth nothing here; passed / failed would be a verdict nobody gave yet
+                entry["number"] = f"W{wr[0]}"
+                entry["tags"] = [wr[1], "written"]
+                if wr[2] == AWAITING:
+                    del entry["status"]
+                else:
+                    entry["status"] = "failed"
             if ex:
                 number, exercise, kind = ex
                 entry["number"] = f"{number}.{1 if kind == 'public check' else 2}"
@@ -326,31 +402,49 @@ class Results(dict):
         return doc
 
     @staticmethod
-    def gradebook_header(exercises: list[str]) -> list[str]:
-        """The columns of ``gradebook.csv``, for these exercises (of every assignment in it)."""
-        return ["student", "assignment", *exercises, "total", "max", "late", "errors"]
+    def gradebook_header(exercises: list[str], written: list[str] = ()) -> list[str]:
+        """The columns of ``gradebook.csv``, for these exercises and written questions (of every assignment in
+        it): ``total`` and ``max`` are the autograded points; ``written_awaiting`` the points of answered written
+        questions that await a person, ``written_max`` all the written questions' points."""
+        return ["student", "assignment", *exercises, *written, "total", "max", "written_awaiting", "written_max",
+                "late", "errors"]
 
     def gradebook_row(self, exercises: list[str], student: str, assignment: str, late: bool | None = None,
-                      errors: list[str] = ()) -> list[str]:
+                      errors: list[str] = (), written: list[str] = ()) -> list[str]:
         """A student's row of ``gradebook.csv``: each exercise's points (empty where the assignment has no such
-        exercise), the total, the maximum, late (``yes``, ``no`` or empty: not known) and grading errors."""
+        exercise), each written question's (``awaiting``: answered, for a person to grade; ``0``: not answered),
+        the autograded total and maximum, the written points awaiting and in all, late (``yes``, ``no`` or empty:
+        not known) and grading errors."""
         points: Counter = Counter()
         top: Counter = Counter()
+        state: dict[str, str] = {}
+        awaiting = worth = 0.0
         for t in self.get("tests", []):
             parsed = parse_test_name(t["name"])
             if parsed:
                 points[parsed[1]] += t["score"]
                 top[parsed[1]] += t["max_score"]
+            wr = parse_written_name(t["name"])
+            if wr:
+                state[wr[1]] = "awaiting" if wr[2] == AWAITING else "0"
+                worth += written_points(t)
+                awaiting += written_points(t) if wr[2] == AWAITING else 0.0
         late_text = "" if late is None else ("yes" if late else "no")
         return [student, assignment, *[f"{points[e]:g}" if e in top else "" for e in exercises],
-                f"{self.get('score', 0):g}", f"{sum(top.values()):g}", late_text, "; ".join(errors)]
+                *[state.get(q, "") for q in written], f"{self.get('score', 0):g}", f"{sum(top.values()):g}",
+                f"{awaiting:g}" if state else "", f"{worth:g}" if state else "", late_text, "; ".join(errors)]
 
     def summary(self) -> str:
         """The results, readable in a terminal."""
         lines = []
         for t in self.get("tests", []):
             mark = "ok " if t["score"] >= t["max_score"] - 1e-9 else "-- "
-            lines.append(f"  {mark}{t['score']:6.2f} / {t['max_score']:<5.2f} {t['name']}")
+            wr = parse_written_name(t["name"])
+            if wr:  # not scored here: what it is worth, and whether a person has something to grade
+                mark = "?? " if wr[2] == AWAITING else "-- "
+                lines.append(f"  {mark}{'-':>6} / {written_points(t):<5.2f} {t['name']}")
+            else:
+                lines.append(f"  {mark}{t['score']:6.2f} / {t['max_score']:<5.2f} {t['name']}")
             for line in str(t.get("output", "")).splitlines()[:6]:
                 lines.append(f"                     {line[:150]}")
         head = str(self.get("output", "")).splitlines()
@@ -392,5 +486,6 @@ def validate(doc: dict, fmt: str = "gradescope") -> None:
 
 
 __all__ = ["FORMATS", "VISIBILITIES", "ERROR_TESTS", "GRADESCOPE_SCHEMA", "PRAIRIELEARN_SCHEMA", "SCHEMAS", "Results",
-           "plain", "parse_test_name", "unit_entries", "gradescope", "prairielearn", "write_results", "summary",
+           "plain", "parse_test_name", "parse_written_name", "written_entries", "written_points", "AWAITING",
+           "NOT_ANSWERED", "unit_entries", "gradescope", "prairielearn", "write_results", "summary",
            "error_results", "validate"]

@@ -9,6 +9,12 @@ A solution notebook ``solutions/NN_topic.ipynb`` marks each exercise with nbgrad
 Each test cell becomes one :class:`Unit`: its top-level statements, each marked public or hidden. Statements
 that test something (an ``assert``, or a call such as ``checks.check_elbo(elbo)``) are the *checks* that
 share the cell's points; other statements (``_lj = torch.tensor(...)``) only prepare inputs.
+
+A **written question** (a derivation or a short answer) is nbgrader's "manually graded answer": a markdown cell with
+``solution: true, grade: true, points``, its ``grade_id`` the question's name, holding the model answer and the
+rubric between the solution markers (students get ``YOUR ANSWER HERE``). The markdown cell just above it states the
+question. Each becomes one :class:`Written`: the grader never scores it, it says whether the student answered
+(an unchanged or empty cell is 0 points, as nbgrader's autograde gives it) and that the rest awaits a person.
 """
 
 from __future__ import annotations
@@ -20,7 +26,18 @@ from pathlib import Path
 
 import nbformat
 
-from ..nbcode import BEGIN_HIDDEN, END_HIDDEN, MarkerError, blocks, defined_names, strip_magics
+from ..nbcode import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    MarkerError,
+    block_lines,
+    blocks,
+    defined_names,
+    is_instructor_note,
+    strip_magics,
+)
 
 CHECK, ASSERT, SETUP = "check", "assert", "setup"
 
@@ -65,12 +82,38 @@ class Unit:
 
 
 @dataclass
+class Written:
+    """One written question (a manually graded markdown answer), worth ``points``, graded by a person."""
+
+    question: str  # its grade_id, e.g. "jensen_step"
+    points: float
+    number: int  # 1, 2, ... in notebook order ("Written 1")
+    prompt: str  # the markdown cell above the answer cell: the question as students read it
+    solution: str  # the model answer and the rubric (the solution block of the answer cell)
+    stub: str  # the answer cell as students get it ("YOUR ANSWER HERE")
+
+    def answer(self, nb) -> str | None:
+        """The student's answer in the notebook ``nb`` (the markdown cell with this question's grade_id), or None
+        when the notebook has no such cell."""
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader") or {}
+            if meta.get("grade_id") == self.question and cell.get("cell_type") in ("markdown", "raw"):
+                return cell.get("source", "")
+        return None
+
+    def answered(self, text: str | None) -> bool:
+        """Whether ``text`` answers the question: neither missing, empty, nor the cell as students got it."""
+        return bool(text and text.strip() and text.strip() != self.stub.strip())
+
+
+@dataclass
 class Assignment:
     notebook: str  # "01_jensen_elbo"
     path: Path
     setup_source: str  # the solution's setup cell, magics removed
     units: list[Unit]
     graded_names: list[str]  # every top-level name the solution cells define
+    written: list[Written] = field(default_factory=list)  # the questions a person grades
 
     @property
     def number(self) -> str:
@@ -79,6 +122,11 @@ class Assignment:
     @property
     def total_points(self) -> float:
         return float(sum(u.points for u in self.units))
+
+    @property
+    def written_points(self) -> float:
+        """The points of the written questions (graded by a person, not in :attr:`total_points`)."""
+        return float(sum(w.points for w in self.written))
 
     @property
     def n_hidden(self) -> int:
@@ -111,6 +159,39 @@ def split_test_cell(source: str, where: str = "test cell") -> list[Statement]:
     for node in tree.body:
         hidden = any(b < node.lineno and node.end_lineno < e for b, e in hidden_blocks)
         out.append(Statement(ast.get_source_segment(source, node), _kind(node), hidden, node.lineno))
+    return out
+
+
+def is_written(cell) -> bool:
+    """Whether ``cell`` is a written question's answer cell (nbgrader's manually graded answer)."""
+    meta = cell.get("metadata", {}).get("nbgrader") or {}
+    return (cell.get("cell_type") == "markdown" and bool(meta.get("solution")) and bool(meta.get("grade"))
+            and float(meta.get("points", 0) or 0) > 0)
+
+
+def _written(path: Path, nb) -> list[Written]:
+    from ..assign import student_source  # (assign imports nothing from the grader)
+
+    out = []
+    for k, cell in enumerate(nb.cells):
+        if not is_written(cell):
+            continue
+        meta = cell.metadata["nbgrader"]
+        name = meta.get("grade_id")
+        where = f"{path.name}, written question {name!r}"
+        if not name:
+            raise SpecError(f"{path.name}, cell {k}: a manually graded answer cell without a grade_id")
+        try:
+            solution = "\n".join(block_lines(cell.source, BEGIN_SOLUTION, END_SOLUTION, where)).strip()
+        except MarkerError as e:
+            raise SpecError(str(e)) from None
+        if not solution:
+            raise SpecError(f"{where}: the answer cell holds no model answer between {BEGIN_SOLUTION!r} and "
+                            f"{END_SOLUTION!r}")
+        prompt = next((c.source for c in reversed(nb.cells[:k]) if c.cell_type == "markdown"
+                       and not is_instructor_note(c)), "")
+        out.append(Written(name, float(meta["points"]), len(out) + 1, prompt, solution,
+                           student_source(cell.source, "markdown", where)))
     return out
 
 
@@ -162,7 +243,7 @@ def load_assignment(path: Path) -> Assignment:
         graded_ones = ", ".join(p.stem for p in assignment_paths(path.parent))
         raise SpecError(f"{path.name} is not a graded assignment: it has no graded test cells (nbgrader grade: true "
                         f"with points). Graded assignments: {graded_ones}.")
-    return Assignment(path.stem, path, strip_magics(setup), units, graded)
+    return Assignment(path.stem, path, strip_magics(setup), units, graded, _written(path, nb))
 
 
 def find_solution(number_or_name: str, solutions_dir: Path) -> Path:
