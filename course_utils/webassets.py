@@ -101,14 +101,15 @@ def _fetch_npm(spec: str, dest: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def ensure() -> Path:
-    """Fetch what is not in :func:`store` yet; returns the store. Raises :class:`WebAssetsError`."""
+def ensure(mathjax_only: bool = False) -> Path:
+    """Fetch what is not in :func:`store` yet (only MathJax, from PyPI: no npm needed); returns the store. Raises
+    :class:`WebAssetsError`."""
     root = store()
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "mathjax" / "MathJax.js").exists():
         print(f"web assets: fetching MathJax ({MATHJAX_WHEEL}) into {root}", flush=True)
         _fetch_mathjax(root / "mathjax")
-    for folder, (spec, _files) in NPM_PACKAGES.items():
+    for folder, (spec, _files) in ({} if mathjax_only else NPM_PACKAGES).items():
         marker = root / "npm" / folder / ".spec"
         if not marker.exists() or marker.read_text() != spec:
             print(f"web assets: fetching {spec} (npm) into {root}", flush=True)
@@ -117,16 +118,17 @@ def ensure() -> Path:
     return root
 
 
-def install(pages: Path) -> Path:
-    """Copy the assets into ``pages/_static/`` (fetching them first where needed); returns that folder."""
-    root = ensure()
+def install(pages: Path, mathjax_only: bool = False) -> Path:
+    """Copy the assets into ``pages/_static/`` (fetching them first where needed); returns that folder.
+    ``mathjax_only``: only MathJax (12 of 24 MB), for pages of our own without widgets or slides."""
+    root = ensure(mathjax_only)
     static = pages / "_static"
     shutil.rmtree(static, ignore_errors=True)
     static.mkdir(parents=True)
     shutil.copytree(root / "mathjax", static / "mathjax")
     (static / "mathjax" / "config" / "local").mkdir(parents=True, exist_ok=True)
     (static / "mathjax" / "config" / "local" / "course.js").write_text(MATHJAX_LOCAL_CONFIG)
-    for folder, (spec, files) in NPM_PACKAGES.items():
+    for folder, (spec, files) in ({} if mathjax_only else NPM_PACKAGES).items():
         package = root / "npm" / folder
         for rel in files:
             source = package / rel

@@ -1,5 +1,7 @@
 """``python -m course_utils.grade SUBMISSION.ipynb [--assignment NN] [--out results.json]``, and
-``python -m course_utils.grade batch SUBMISSIONS --out DIR`` for a whole class (:mod:`.batch`)."""
+``python -m course_utils.grade batch SUBMISSIONS --out DIR`` for a whole class (:mod:`.batch`), and
+``python -m course_utils.grade written NN SUBMISSIONS`` for the written answers, a page per question
+(:mod:`.written`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ def main(argv=None) -> int:
         from .batch import main as batch_main
 
         return batch_main(argv[1:])
+    if argv[:1] == ["written"]:  # python -m course_utils.grade written NN SUBMISSIONS: the answers side by side
+        from .written import main as written_main
+
+        return written_main(argv[1:])
     ap = argparse.ArgumentParser(
         prog="python -m course_utils.grade",
         description="Grade a student notebook against the hidden tests in solutions/; write Gradescope's results.json.",
