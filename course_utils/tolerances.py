@@ -165,6 +165,29 @@ TOLERANCES: dict[tuple[str, str], Spec] = {
     ("03_vae", "anomaly"): trained(
         {"*": Tol(atol=5.0, mean=True)},
         "kernels: per-image scores mean 0.26-0.9 nats (max 6 of ~600); seeds: mean 10-32 nats", (finite(),)),
+    ("03_vae", "ae_vs_vae"): trained(
+        {"ae_samples": IMG, "vae_samples": IMG, "ae_mean": Tol(atol=0.15), "vae_mean": Tol(atol=0.15),
+         "ae_std": Tol(atol=0.1), "vae_std": Tol(atol=0.1), "ae_train_curve": Tol(atol=0.5), "recon/*": Tol(atol=0.5),
+         "sq_norm/ae": Tol(atol=0.5), "sq_norm/vae": Tol(atol=1.0), "in_prior_range/ae": Tol(atol=0.005),
+         "in_prior_range/vae": Tol(atol=0.04), "far_from_codes/ae": Tol(atol=0.002),
+         "far_from_codes/vae": Tol(atol=0.01), "prior_range": Tol(atol=0.01)},
+        "kernels: ae_mean 0.028, ae_std 0.013, vae_mean 0.03, vae_std 0.021, ae_train_curve 0.06, recon 0.09, "
+        "sq_norm 0.09 (AE) and 0.3 (VAE), in_prior_range 0.001 (AE) and 0.013 (VAE), far_from_codes 0 and 0.001, "
+        "prior_range 0, images mean 0.06-0.14 levels (max 1); seeds: ae_mean 7.5, ae_std 2.4, vae_mean 0.73, "
+        "vae_std 0.49, ae_train_curve 3.8, recon 2.2-4.4, sq_norm 29 and 1.7, in_prior_range 0.01 and 0.02, "
+        "far_from_codes 0.003 and 0.2, prior_range 0.16, images mean 30-37",
+        (("the autoencoder's training loss ends below where it starts",
+          lambda v: v["ae_train_curve"][-1] < v["ae_train_curve"][0]),
+         ("the shares lie in [0, 1]", lambda v: all(0.0 <= x <= 1.0 for part in ("in_prior_range", "far_from_codes")
+                                                    for x in v[part].values())),
+         finite("*_mean"), finite("*_std"))),
+    ("03_vae", "disentangle"): trained(
+        {"kl": Tol(atol=0.1), "dims": Tol(atol=0), "images": Tol(atol=5.0, mean=True), "change": Tol(atol=0.01),
+         "ink_corr": Tol(atol=0.03), "class_share": Tol(atol=0.015)},
+        "kernels: kl 0.03, dims 0 (the same dimensions, in the same order), images mean 1.5 levels (max 9), change "
+        "0.0025, ink_corr 0.009, class_share 0.003; seeds: kl 1.2, dims others, images mean 15, change 0.08, "
+        "ink_corr 1.5, class_share 0.24",
+        (("the KLs are >= 0", lambda v: min(v["kl"]) >= -1e-6), finite("kl"))),
     # 04
     ("04_simclr", "views"): deterministic(**{"*": U8}),  # kernels: 0 levels
     ("04_simclr", "similarity_matrices"): trained(

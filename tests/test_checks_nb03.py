@@ -14,7 +14,8 @@ from course_utils.checks import nb03
 
 PATH = SOLUTIONS_DIR / "03_vae.ipynb"
 SOL = solution_namespace(PATH)
-NAMES = ["reparameterize", "kl_standard_normal", "negative_elbo", "gaussian_nll", "importance_sampled_log_likelihood"]
+NAMES = ["reparameterize", "kl_standard_normal", "kl_diagonal_gaussians", "negative_elbo", "gaussian_nll",
+         "importance_sampled_log_likelihood"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -76,6 +77,59 @@ def test_kl_mistakes_are_named(wrong, hint, capsys):
     ok, out = _run(nb03.check_kl_standard_normal, wrong, capsys)
     assert not ok and out.startswith("[FAIL] kl_standard_normal"), out
     assert hint in out, out
+
+
+def _kld(mu_q, logvar_q, mu_p, logvar_p, log_ratio=None, mean_term=None, minus_one=1.0, half=0.5):
+    var_q, var_p, sq = logvar_q.exp(), logvar_p.exp(), (mu_q - mu_p) ** 2
+    log_ratio = logvar_p - logvar_q if log_ratio is None else log_ratio
+    mean_term = sq / var_p if mean_term is None else mean_term
+    return half * (log_ratio + var_q / var_p + mean_term - minus_one)
+
+
+KLD_MISTAKES = [
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_p, logvar_p, mu_q, logvar_q).sum(-1), "q and p are swapped"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_q, logvar_q, mu_p, logvar_p).mean(-1), "averaged over the latent"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_q, logvar_q, mu_p, logvar_p, half=1.0).sum(-1), "factor 1/2"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_q, logvar_q, mu_p, logvar_p, minus_one=0.0).sum(-1),
+     "the -1 is missing"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_q, logvar_q, mu_p, logvar_p, log_ratio=logvar_q - logvar_p)
+     .sum(-1), "log term is flipped"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_q, logvar_q, mu_p, logvar_p, mean_term=(mu_q - mu_p) ** 2)
+     .sum(-1), "is not divided by sigma_p^2"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_q, logvar_q, mu_p, logvar_p,
+                                                 mean_term=(mu_q - mu_p) ** 2 / logvar_q.exp()).sum(-1),
+     "is divided by sigma_q^2"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: 0.5 * (torch.log(logvar_p**2 / logvar_q**2) + (logvar_q**2 + (
+        mu_q - mu_p) ** 2) / logvar_p**2 - 1).sum(-1), "logvar used as the standard deviation"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_q, logvar_q, mu_p, logvar_p), "Sum over the last dimension"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_q, logvar_q, mu_p, logvar_p).sum(), "one value per row"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_q, logvar_q, mu_p, logvar_p).sum(-1).float(), "dtype"),
+    (lambda mu_q, logvar_q, mu_p, logvar_p: _kld(mu_q, logvar_q, mu_p, logvar_p, half=-0.5).sum(-1), "sign is flipped"),
+]
+
+
+@pytest.mark.parametrize("wrong,hint", KLD_MISTAKES)
+def test_kl_diagonal_gaussians_mistakes_are_named(wrong, hint, capsys):
+    ok, out = _run(nb03.check_kl_diagonal_gaussians, wrong, capsys)
+    assert not ok and out.startswith("[FAIL] kl_diagonal_gaussians"), out
+    assert hint in out, out
+
+
+def test_kl_diagonal_gaussians_with_torch_distributions_passes(capsys):
+    def with_distributions(mu_q, logvar_q, mu_p, logvar_p):
+        q = torch.distributions.Normal(mu_q, (0.5 * logvar_q).exp())
+        p = torch.distributions.Normal(mu_p, (0.5 * logvar_p).exp())
+        return torch.distributions.kl_divergence(q, p).sum(dim=1)
+
+    ok, out = _run(nb03.check_kl_diagonal_gaussians, with_distributions, capsys)
+    assert ok, out
+
+
+def test_kl_diagonal_gaussians_with_p_standard_normal_is_exercise_2():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = (torch.randn(5, 3, generator=g, dtype=torch.float64) for _ in range(2))
+    zeros = torch.zeros_like(mu)
+    assert torch.allclose(SOL["kl_diagonal_gaussians"](mu, logvar, zeros, zeros), SOL["kl_standard_normal"](mu, logvar))
 
 
 def _bce(x, lg):

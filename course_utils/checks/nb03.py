@@ -1,10 +1,10 @@
 """Checks for notebook 03 (variational autoencoders).
 
-``kl_standard_normal``, ``negative_elbo`` and ``gaussian_nll`` are compared with stored outputs
-(``data/03_vae.json``), naming the mistake when the output matches a known wrong answer. ``reparameterize`` and
-``importance_sampled_log_likelihood`` draw random numbers, so their checks test statistics: the distribution of
-the samples and their gradients, and estimates of log p(x) on small models whose exact log p(x) is stored
-(computed by numerical integration over a one-dimensional z).
+``kl_standard_normal``, ``kl_diagonal_gaussians``, ``negative_elbo`` and ``gaussian_nll`` are compared with stored
+outputs (``stored_values/03_vae.cases.json``), naming the mistake when the output matches a known wrong answer.
+``reparameterize`` and ``importance_sampled_log_likelihood`` draw random numbers, so their checks test statistics:
+the distribution of the samples and their gradients, and estimates of log p(x) on small models whose exact log p(x)
+is stored (computed by numerical integration over a one-dimensional z).
 """
 
 from __future__ import annotations
@@ -119,6 +119,33 @@ def check_kl_standard_normal(kl_standard_normal, verbose: bool = True) -> bool:
     return run_check("kl_standard_normal", kl_standard_normal, test, verbose)
 
 
+def check_kl_diagonal_gaussians(kl_diagonal_gaussians, verbose: bool = True) -> bool:
+    """``kl_diagonal_gaussians(mu_q, logvar_q, mu_p, logvar_p)``: [B, D] (p also [1, D]) -> [B],
+    KL(N(mu_q, diag(exp(logvar_q))) || N(mu_p, diag(exp(logvar_p))))."""
+
+    def hints(case):
+        n, d = case["args"]["mu_q"].shape
+        return {
+            (): "Return one value per row ([B]), not a single number for the batch.",
+            (n, 1): "Drop the kept dimension: one number per row, shape [B].",
+            (n, d): "Sum over the last dimension (the latent coordinates): the KL of independent coordinates adds "
+                    "up to one number per row.",
+        }
+
+    def nonneg(out, case):
+        if (out < -1e-9).any():
+            raise Mistake("a KL divergence is never negative; check the sign of each term, and which variance "
+                          "divides which.")
+
+    def test(fn):
+        return run_cases(NOTEBOOK, "kl_diagonal_gaussians", fn, lambda c: (c["args"]["mu_q"].shape[0],),
+                         hints=hints, extra=nonneg,
+                         nonfinite_hint="Work with log-variances: sigma^2 = exp(logvar), so no log of 0 and no "
+                                        "division by 0 is needed.")
+
+    return run_check("kl_diagonal_gaussians", kl_diagonal_gaussians, test, verbose)
+
+
 def check_negative_elbo(negative_elbo, verbose: bool = True) -> bool:
     """``negative_elbo(x, x_logits, mu, logvar)``: the batch mean of -ELBO with a Bernoulli decoder (a scalar)."""
 
@@ -213,6 +240,7 @@ def check_importance_sampled_log_likelihood(importance_sampled_log_likelihood, v
 
 
 __all__ = [
-    "check_reparameterize", "check_kl_standard_normal", "check_negative_elbo", "check_gaussian_nll",
-    "check_importance_sampled_log_likelihood", "TinyLatentModel", "passed", "missing", "NOTEBOOK",
+    "check_reparameterize", "check_kl_standard_normal", "check_kl_diagonal_gaussians", "check_negative_elbo",
+    "check_gaussian_nll", "check_importance_sampled_log_likelihood", "TinyLatentModel", "passed", "missing",
+    "NOTEBOOK",
 ]

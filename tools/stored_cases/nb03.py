@@ -17,6 +17,7 @@ from course_utils.checks.nb03 import TinyLatentModel
 def build(sol: dict) -> dict:
     """Every exercise's cases: ``{exercise: {"cases": [...]}}``, from the solution's functions ``sol``."""
     kl_fn, nelbo_fn, gnll_fn = sol["kl_standard_normal"], sol["negative_elbo"], sol["gaussian_nll"]
+    kld_fn = sol["kl_diagonal_gaussians"]
     is_fn = sol["importance_sampled_log_likelihood"]
 
     g = torch.Generator().manual_seed(2026)
@@ -49,6 +50,63 @@ def build(sol: dict) -> dict:
          torch.tensor([[0.0, 0.0], [0.5, -0.5]], dtype=D)),
     ]
     kl_cases = [case(lbl, {"mu": m, "logvar": lv}, kl_fn(m, lv), kl_mistakes(m, lv)) for lbl, m, lv in kl_inputs]
+
+    # ----------------------------------------------------------------------------- KL of two diagonal Gaussians
+    g2 = torch.Generator().manual_seed(2027)  # its own generator: the other exercises' cases stay as they were
+
+    def kld_mistakes(mu_q, logvar_q, mu_p, logvar_p, expected):
+        var_q, var_p, sq = logvar_q.exp(), logvar_p.exp(), (mu_q - mu_p) ** 2
+        log_ratio = logvar_p - logvar_q
+        s = lambda t: t.sum(-1)  # noqa: E731
+        every = [
+            (0.5 * s(logvar_q - logvar_p + (var_p + sq) / var_q - 1),
+             "q and p are swapped: that is KL(p || q). The KL is not symmetric; the expectation is over q, the "
+             "first pair (mu_q, logvar_q), so sigma_p^2 is the denominator."),
+            (-0.5 * s(log_ratio + (var_q + sq) / var_p - 1),
+             "the sign is flipped: KL(q || p) = E_q[log q(z) - log p(z)], log q first; a KL is never negative."),
+            (0.5 * (log_ratio + (var_q + sq) / var_p - 1).mean(-1),
+             "averaged over the latent dimensions; SUM over them (the KL of independent coordinates adds up)."),
+            (s(log_ratio + (var_q + sq) / var_p - 1), "the factor 1/2 is missing."),
+            (0.5 * s(log_ratio + (var_q + sq) / var_p),
+             "the -1 is missing: it comes from E_q[(z - mu_q)^2] / sigma_q^2 = 1, and makes KL(q || q) = 0."),
+            (0.5 * s(-log_ratio + (var_q + sq) / var_p - 1),
+             "the log term is flipped: it is log(sigma_p^2 / sigma_q^2) = logvar_p - logvar_q."),
+            (0.5 * s(log_ratio + var_q / var_p + sq - 1),
+             "(mu_q - mu_p)^2 is not divided by sigma_p^2: the fraction is (sigma_q^2 + (mu_q - mu_p)^2) / "
+             "sigma_p^2."),
+            (0.5 * s(log_ratio + var_q / var_p + sq / var_q - 1),
+             "(mu_q - mu_p)^2 is divided by sigma_q^2; its denominator is sigma_p^2, the variance of p."),
+            (0.5 * s(torch.log(logvar_p**2 / logvar_q**2) + (logvar_q**2 + sq) / logvar_p**2 - 1),
+             "logvar used as the standard deviation; it is log sigma^2, so sigma^2 = exp(logvar)."),
+        ]
+        # a mistake that gives the right answer on this case (or no finite answer) says nothing here
+        return [{"value": v, "hint": h} for v, h in every
+                if torch.isfinite(v).all() and (v - expected).abs().max() > 1e-6]
+
+    def rnd(*shape, scale=1.0):
+        return scale * torch.randn(*shape, generator=g2, dtype=D)
+
+    kld_inputs = [
+        ("a random [4, 3] q and p", rnd(4, 3), rnd(4, 3), rnd(4, 3), rnd(4, 3)),
+        ("a [5, 6] batch with wide and narrow q and p", rnd(5, 6, scale=2), rnd(5, 6, scale=2.5), rnd(5, 6, scale=2),
+         rnd(5, 6, scale=2.5)),
+        ("one p for the whole batch (mu_p, logvar_p of shape [1, 4])", rnd(3, 4), rnd(3, 4), rnd(1, 4),
+         rnd(1, 4)),
+        ("p = N(0, I), where it must equal kl_standard_normal", rnd(3, 5), rnd(3, 5), torch.zeros(3, 5, dtype=D),
+         torch.zeros(3, 5, dtype=D)),
+    ]
+    same = rnd(2, 3), rnd(2, 3)
+    kld_inputs.append(("q equal to p in the first row", same[0], same[1], torch.cat([same[0][:1], rnd(1, 3)]),
+                       torch.cat([same[1][:1], rnd(1, 3)])))
+    kld_cases = []
+    for lbl, mq, lq, mp, lp in kld_inputs:
+        want = kld_fn(mq, lq, mp, lp)
+        kld_cases.append(case(lbl, {"mu_q": mq, "logvar_q": lq, "mu_p": mp, "logvar_p": lp}, want,
+                              kld_mistakes(mq, lq, mp, lp, want)))
+    assert torch.allclose(kld_cases[3]["expected"], kl_fn(kld_inputs[3][1], kld_inputs[3][2]), atol=1e-12)
+    assert abs(kld_cases[4]["expected"][0].item()) < 1e-12
+    hints_seen = {m["hint"] for c in kld_cases for m in c["mistakes"]}
+    assert len(hints_seen) == 9, "every typical mistake is recognisable in some case"
 
     # ----------------------------------------------------------------------------- negative ELBO
 
@@ -193,6 +251,7 @@ def build(sol: dict) -> dict:
 
     table = {
         "kl_standard_normal": {"cases": kl_cases},
+        "kl_diagonal_gaussians": {"cases": kld_cases},
         "negative_elbo": {"cases": ne_cases},
         "gaussian_nll": {"cases": gn_cases},
         "importance_sampled_log_likelihood": {"cases": [case_A, case_B]},
