@@ -20,7 +20,7 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 def test_the_landing_page_is_read_from_the_notebooks():
     n = site.describe(ROOT / "solutions" / "01_jensen_elbo.ipynb")
     assert n.title == "01 · Jensen's inequality and the ELBO"
-    assert n.minutes == 60
+    assert n.minutes == 75
     assert [(e.number, e.stars, e.minutes) for e in n.exercises] == [(1, 1, 5), (2, 2, 10), (3, 1, 5)]
     assert n.section.startswith("The part on learning"), "the slide section, without the lecture's name"
 
