@@ -268,6 +268,15 @@ def recorded() -> list[str]:
                 lines.append(f"| {prof} | `{nb}` | {e['wall_seconds'] / 60:.1f} min | {'yes' if e['ok'] else 'NO'} | "
                              f"{e['started']} | {e['load_average_before'][0]} / {e['load_average_after'][0]} | "
                              f"{e['cache_before'].split(' in ')[0]} |")
+    prec = RESULTS / "probe_precision.json"
+    if prec.exists():
+        r = json.loads(prec.read_text())
+        lines += ["", f"Linear probe precision (`probe_precision.py`, {r['started']}, {r['n_train']:,} labels, "
+                  f"{r['threads']} threads; the fastest of each):", "",
+                  "| features | float64 | float32 | speedup | test accuracy float64 / float32 |", "|---|---|---|---|---|"]
+        for name, x in r["summary"].items():
+            lines.append(f"| {name} | {x['float64_s']} s | {x['float32_s']} s | {x['speedup']}x | "
+                         f"{x['accuracy_float64']} / {x['accuracy_float32']} |")
     ref = RESULTS / "vae_reference.json"
     if ref.exists():
         r = json.loads(ref.read_text())

@@ -149,4 +149,24 @@ def execute_notebook(path, profile: str, env: dict | None = None, timeout: int =
     return nb, time.monotonic() - start
 
 
-__all__ = ["Course", "setup_notebook", "execute_notebook", "NotebookRunError", "PROFILE_ENV_VAR", "SEED_ENV_VAR"]
+def cell_seconds(nb) -> list[tuple[int, float, str]]:
+    """Each executed code cell's wall time, from the timestamps nbclient records in its metadata (``execution``):
+    ``(index in nb.cells, seconds, the cell's first line)``, in notebook order; cells without timestamps are left
+    out."""
+    from datetime import datetime
+
+    out = []
+    for i, cell in enumerate(nb.cells):
+        times = cell.get("metadata", {}).get("execution") or {}
+        start, end = times.get("iopub.execute_input"), times.get("shell.execute_reply")
+        if cell.get("cell_type") != "code" or not (start and end):
+            continue
+        seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
+                   - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+        first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")), "")
+        out.append((i, round(seconds, 2), first[:80]))
+    return out
+
+
+__all__ = ["Course", "setup_notebook", "execute_notebook", "cell_seconds", "NotebookRunError", "PROFILE_ENV_VAR",
+           "SEED_ENV_VAR"]

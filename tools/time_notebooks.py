@@ -6,7 +6,12 @@ Each notebook runs in its own kernel (cwd: the notebook's folder), with ``COURSE
 copy goes to ``--executed`` (default ``build/executed/<profile>/``; never committed: notebooks are committed
 without outputs), and the times are merged into ``benchmarks/results/notebook_times.json`` under
 ``<profile>/<folder>/<notebook>``, with the machine, the cache state (an empty cache trains everything; a warm
-one loads checkpoints) and the load average, so a contended run can be told apart.
+one loads checkpoints), the load average (so a contended run can be told apart) and each code cell's seconds.
+
+``--empty-cache`` runs each notebook with a cache of its own that holds no checkpoints (the decoded data are
+shared): what a student's first run costs. At the end a table puts each notebook's time next to the one recorded
+before and the goal (issue 16: ``full`` at most 5 minutes for 02-05 and 2 for 06 on 2 CPU cores), and the
+slowest cells under it.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 
-from course_utils.notebook import execute_notebook  # the one place that executes a notebook
+from course_utils.notebook import cell_seconds, execute_notebook  # the one place that executes a notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,44 +40,73 @@ def cache_state() -> str:
     return f"{len(ckpts)} checkpoints in {cache_dir()}"
 
 
+GOALS = {"full": {"02": 300, "03": 300, "04": 300, "05": 300, "06": 120}}  # seconds on 2 CPU cores
+
+
+def empty_cache() -> Path:
+    """A cache folder without checkpoints, sharing the decoded data of the usual cache (as ./course test-kernels)."""
+    from course_utils.paths import cache_dir
+
+    folder = Path(tempfile.mkdtemp(prefix="course-times-"))
+    if (cache_dir() / "data").is_dir():
+        (folder / "data").symlink_to((cache_dir() / "data").resolve())
+    return folder
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="+", type=Path)
     ap.add_argument("--profile", choices=("fast", "full"), required=True)
     ap.add_argument("--executed", type=Path, help="folder for the executed copies")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "notebook_times.json")
+    ap.add_argument("--empty-cache", action="store_true", help="each notebook with a cache holding no checkpoints")
     args = ap.parse_args(argv)
+    rows = []
     executed = args.executed or ROOT / "build" / "executed" / args.profile
     executed.mkdir(parents=True, exist_ok=True)
     table = json.loads(args.out.read_text()) if args.out.exists() else {}
     failed = 0
     for path in args.notebooks:
         path = path.resolve()
+        key = f"{path.parent.name}/{path.name}"
+        before = table.get(args.profile, {}).get(key, {}).get("wall_seconds")
+        cache = empty_cache() if args.empty_cache else None
+        env = {"COURSE_CACHE": str(cache)} if cache else {}
         entry = {
             "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-            "cache_before": cache_state(),
+            "cache_before": "empty (--empty-cache)" if cache else cache_state(),
             "load_average_before": [round(x, 2) for x in os.getloadavg()],
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         }
         try:
-            nb, seconds = execute_notebook(path, args.profile)  # a fresh kernel, as the website build runs it
+            nb, seconds = execute_notebook(path, args.profile, env)  # a fresh kernel, as the website build runs it
             entry["ok"] = True
+            entry["cells"] = [[i, sec, first] for i, sec, first in cell_seconds(nb)]
         except Exception as e:  # noqa: BLE001 - a failing cell (SiteError), a dead kernel, a timeout: record it, go on
             nb, seconds = nbformat.read(path, as_version=4), float("nan")
             entry["ok"] = False
             entry["error"] = f"{type(e).__name__}: {e}"[-500:]
             failed += 1
+        finally:
+            if cache:
+                shutil.rmtree(cache, ignore_errors=True)
         entry["wall_seconds"] = round(seconds, 1)
         entry["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         nbformat.write(nb, executed / path.name)
-        key = f"{path.parent.name}/{path.name}"
         table.setdefault(args.profile, {})[key] = entry
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
         print(f"{args.profile} {key}: {'ok' if entry['ok'] else 'FAILED'} in {entry['wall_seconds']} s", flush=True)
+        rows.append((key, before, entry))
+    print(f"\n{'notebook':<42} {'before':>9} {'now':>9} {'goal':>7}  ({args.profile}; seconds)")
+    for key, before, entry in rows:
+        goal = GOALS.get(args.profile, {}).get(Path(key).name[:2])
+        print(f"{key:<42} {before if before is not None else '-':>9} {entry['wall_seconds']:>9} "
+              f"{goal if goal else '-':>7}" + ("  FAILED" if not entry["ok"] else ""))
+        for i, sec, first in sorted(entry.get("cells", []), key=lambda c: -c[1])[:5]:
+            print(f"    cell {i:>3}: {sec:8.1f} s  {first}")
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())
