@@ -273,7 +273,8 @@ def recorded() -> list[str]:
         r = json.loads(prec.read_text())
         lines += ["", f"Linear probe precision (`probe_precision.py`, {r['started']}, {r['n_train']:,} labels, "
                   f"{r['threads']} threads; the fastest of each):", "",
-                  "| features | float64 | float32 | speedup | test accuracy float64 / float32 |", "|---|---|---|---|---|"]
+                  "| features | float64 | float32 | speedup | test accuracy float64 / float32 |",
+                  "|---|---|---|---|---|"]
         for name, x in r["summary"].items():
             lines.append(f"| {name} | {x['float64_s']} s | {x['float32_s']} s | {x['speedup']}x | "
                          f"{x['accuracy_float64']} / {x['accuracy_float32']} |")
