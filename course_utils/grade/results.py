@@ -121,9 +121,8 @@ def parse_written_name(name: str) -> tuple[str, str, str] | None:
 
 
 def written_points(test: dict) -> float:
-    """The points a written question's test entry is worth (kept in the entry's output, first line)."""
-    m = re.search(r"[Ww]orth ([0-9.]+) points?", str(test.get("output", "")))
-    return float(m.group(1)) if m else 0.0
+    """The points a written question's test entry is worth (its ``extra_data``, which results.json keeps)."""
+    return float(test.get("extra_data", {}).get("written_points", 0.0))
 
 
 def written_entries(spec: Assignment, nb) -> list[dict]:
@@ -149,7 +148,7 @@ def written_entries(spec: Assignment, nb) -> list[dict]:
         else:
             out = f"Worth {w.points:g} points, graded by hand: 0 points, because {why}"
         entries.append({"name": f"{title} ({status})", "score": 0.0, "max_score": 0.0, "output": out,
-                        "visibility": "visible"})
+                        "visibility": "visible", "extra_data": {"written_points": w.points}})
     return entries
 
 
@@ -345,6 +344,8 @@ class Results(dict):
                      "output": plain(t.get("output", "")), "output_format": "text",
                      "visibility": t.get("visibility", "visible")}
             ex = parse_test_name(t["name"])
+            if "extra_data" in t:
+                entry["extra_data"] = t["extra_data"]
             wr = parse_written_name(t["name"])
             if wr:  # worth nothing here; passed / failed would be a verdict nobody gave yet
                 entry["number"] = f"W{wr[0]}"
