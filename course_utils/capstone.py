@@ -30,7 +30,14 @@ from torch import nn
 
 from .checkpoints import load_or_train
 from .evaluate import extract_features
-from .models import MLPVAE
+from .models import (  # notebook 06's modules live in .models; re-exported here (cs.Classifier, cs.mlp_encoder)
+    MLPVAE,
+    Classifier,
+    Encode,
+    as_mlp_encoder,
+    autoencoder_encoder_state,
+    mlp_encoder,
+)
 from .nbcode import base_namespace, definitions, definitions_digest, run_definitions
 from .paths import REPO_ROOT
 from .released import checkpoint_mode, is_released, load_released
@@ -132,49 +139,6 @@ def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict 
             why = f"`{name}` in {path.name} does not pass check_{name} yet (run that notebook's check cell)"
         status[name] = "ok" if ok else why
     return YourCode(notebook, path, ns, status, definitions_digest(defs))
-
-
-# ---------------------------------------------------------------------------------------------- modules
-class Encode(nn.Module):
-    """``model.encode(x)`` (an autoencoder's g_phi) as a module for :func:`extract_features`."""
-
-    def __init__(self, model: nn.Module, mean_only: bool = False):
-        super().__init__()
-        self.model = model
-        self.mean_only = mean_only  # a VAE's encode returns (mu, logvar): keep mu
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.model.encode(x)
-        return out[0] if self.mean_only else out
-
-
-def mlp_encoder(latent_dim: int = 32, hidden_dim: int = 256) -> nn.Sequential:
-    """The encoder half of notebook 02's ``Autoencoder`` in a fixed layout (how released AE encoders are stored)."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim))
-
-
-def as_mlp_encoder(model: nn.Module, latent_dim: int = 32, hidden_dim: int = 256) -> nn.Sequential:
-    """An autoencoder's encoder in the fixed layout of :func:`mlp_encoder` (see
-    :func:`autoencoder_encoder_state`), verified to compute ``model.encode`` exactly."""
-    enc = mlp_encoder(latent_dim, hidden_dim)
-    enc.load_state_dict(autoencoder_encoder_state(model.state_dict(), latent_dim, hidden_dim))
-    x = torch.rand(16, 1, 28, 28)
-    with torch.no_grad():
-        if not torch.allclose(enc(x), model.encode(x), atol=1e-5):
-            raise ValueError("the autoencoder's encode is not Flatten-Linear-ReLU-Linear; it cannot be released")
-    return enc.eval()
-
-
-class Classifier(nn.Module):
-    """An encoder followed by a linear head (the supervised baseline, and fine-tuning)."""
-
-    def __init__(self, encoder: nn.Module, feature_dim: int, num_classes: int = 10):
-        super().__init__()
-        self.encoder = encoder
-        self.head = nn.Linear(feature_dim, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(x))
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -394,23 +358,6 @@ def released_features(name: str, code: YourCode | None = None, directory: Path |
 
         module = Features(module)
     return module, entry
-
-
-def autoencoder_encoder_state(state: dict, latent_dim: int = 32, hidden_dim: int = 256) -> dict:
-    """The :func:`mlp_encoder` state inside a whole autoencoder's state: the ``[hidden, 784]`` and
-    ``[latent, hidden]`` weights (and their biases), whatever the layers are called."""
-    keys = list(state)
-
-    def layer(shape):
-        found = [k for k in keys if k.endswith("weight") and tuple(state[k].shape) == shape]
-        if len(found) != 1:
-            raise ValueError(f"expected one weight of shape {list(shape)} in the released autoencoder, "
-                             f"found {len(found)}")
-        return found[0]
-
-    w1, w2 = layer((hidden_dim, 784)), layer((latent_dim, hidden_dim))
-    return {"1.weight": state[w1], "1.bias": state[w1[: -len("weight")] + "bias"],
-            "3.weight": state[w2], "3.bias": state[w2[: -len("weight")] + "bias"]}
 
 
 __all__ = [

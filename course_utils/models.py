@@ -1,11 +1,16 @@
-"""Model architectures used by the notebooks that are *not* exercises (the VAEs of notebook 03).
+"""Model architectures used by the notebooks that are *not* exercises: the VAEs of notebook 03, and the modules
+notebook 06 (:mod:`course_utils.capstone`) puts around the methods' encoders.
 
 They only map tensors to tensors: ``encode`` gives the parameters of q(z|x), ``decode`` the parameters of p(x|z).
 Sampling z, the KL term, the ELBO and the likelihood estimates are the notebook's exercises, so they are not here.
 
 - :class:`MLPVAE`: the pytorch/examples VAE (784-400-20 / 20-400-784, ReLU), Bernoulli decoder (logits);
 - :class:`GaussianMLPVAE`: the same body with the slide's Gaussian decoder (a mean and a diagonal log-variance);
-- :class:`ConvVAE`: a small convolutional VAE with a Bernoulli decoder.
+- :class:`ConvVAE`: a small convolutional VAE with a Bernoulli decoder;
+- :class:`Encode`: ``model.encode`` as a module (features of an autoencoder or a VAE);
+- :func:`mlp_encoder`, :func:`as_mlp_encoder`, :func:`autoencoder_encoder_state`: notebook 02's encoder in the
+  fixed layout that released AE encoders are stored in;
+- :class:`Classifier`: an encoder and a linear head (06's supervised baseline and fine-tuning).
 """
 
 from __future__ import annotations
@@ -98,4 +103,65 @@ class ConvVAE(nn.Module):
         return logits
 
 
-__all__ = ["MLPVAE", "GaussianMLPVAE", "ConvVAE"]
+# ------------------------------------------------------------------------------------- notebook 06's modules
+class Encode(nn.Module):
+    """``model.encode(x)`` (an autoencoder's g_phi) as a module for :func:`extract_features`."""
+
+    def __init__(self, model: nn.Module, mean_only: bool = False):
+        super().__init__()
+        self.model = model
+        self.mean_only = mean_only  # a VAE's encode returns (mu, logvar): keep mu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model.encode(x)
+        return out[0] if self.mean_only else out
+
+
+def mlp_encoder(latent_dim: int = 32, hidden_dim: int = 256) -> nn.Sequential:
+    """The encoder half of notebook 02's ``Autoencoder`` in a fixed layout (how released AE encoders are stored)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim))
+
+
+def as_mlp_encoder(model: nn.Module, latent_dim: int = 32, hidden_dim: int = 256) -> nn.Sequential:
+    """An autoencoder's encoder in the fixed layout of :func:`mlp_encoder` (see
+    :func:`autoencoder_encoder_state`), verified to compute ``model.encode`` exactly."""
+    enc = mlp_encoder(latent_dim, hidden_dim)
+    enc.load_state_dict(autoencoder_encoder_state(model.state_dict(), latent_dim, hidden_dim))
+    x = torch.rand(16, 1, 28, 28)
+    with torch.no_grad():
+        if not torch.allclose(enc(x), model.encode(x), atol=1e-5):
+            raise ValueError("the autoencoder's encode is not Flatten-Linear-ReLU-Linear; it cannot be released")
+    return enc.eval()
+
+
+class Classifier(nn.Module):
+    """An encoder followed by a linear head (the supervised baseline, and fine-tuning)."""
+
+    def __init__(self, encoder: nn.Module, feature_dim: int, num_classes: int = 10):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))
+
+
+def autoencoder_encoder_state(state: dict, latent_dim: int = 32, hidden_dim: int = 256) -> dict:
+    """The :func:`mlp_encoder` state inside a whole autoencoder's state: the ``[hidden, 784]`` and
+    ``[latent, hidden]`` weights (and their biases), whatever the layers are called."""
+    keys = list(state)
+
+    def layer(shape):
+        found = [k for k in keys if k.endswith("weight") and tuple(state[k].shape) == shape]
+        if len(found) != 1:
+            raise ValueError(f"expected one weight of shape {list(shape)} in the released autoencoder, "
+                             f"found {len(found)}")
+        return found[0]
+
+    w1, w2 = layer((hidden_dim, 784)), layer((latent_dim, hidden_dim))
+    return {"1.weight": state[w1], "1.bias": state[w1[: -len("weight")] + "bias"],
+            "3.weight": state[w2], "3.bias": state[w2[: -len("weight")] + "bias"]}
+
+
+__all__ = ["MLPVAE", "GaussianMLPVAE", "ConvVAE", "Encode", "mlp_encoder", "as_mlp_encoder",
+           "autoencoder_encoder_state", "Classifier"]

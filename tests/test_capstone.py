@@ -64,6 +64,14 @@ def test_a_missing_notebook_is_reported_not_raised(tmp_path):
     assert "05_mae.ipynb was not found" in code.status["patchify"]
 
 
+def test_every_name_of_capstone_is_there_and_the_modules_are_those_of_models():
+    from course_utils import models
+
+    assert all(hasattr(cs, name) for name in cs.__all__)
+    for name in ("Encode", "mlp_encoder", "as_mlp_encoder", "autoencoder_encoder_state", "Classifier"):
+        assert getattr(cs, name) is getattr(models, name) and name in models.__all__
+
+
 def test_coarse_labels_group_every_fine_class_once():
     members = sorted(c for group in cs.COARSE_GROUPS.values() for c in group)
     assert members == list(range(10))

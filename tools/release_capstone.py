@@ -134,6 +134,7 @@ def release_variants(ns: dict, done, args) -> None:
     from release_checkpoints import find, probe
 
     from course_utils import capstone as cs
+    from course_utils.models import as_mlp_encoder
     from course_utils.released import hardware_description, release_checkpoint
 
     train, test = ns["course"].load_data(train=True), ns["course"].load_data(train=False)
@@ -146,7 +147,7 @@ def release_variants(ns: dict, done, args) -> None:
         else:
             whole = ns["your"]["02_autoencoders"]["Autoencoder"](payload["config"]["latent_dim"])
             whole.load_state_dict(payload["state_dict"])
-            module = features = half_rounded(cs.as_mlp_encoder(whole, payload["config"]["latent_dim"]))
+            module = features = half_rounded(as_mlp_encoder(whole, payload["config"]["latent_dim"]))
             kind = "mlp_encoder"
         config = {k: v for k, v in payload["config"].items() if k != "code"}  # "data": which images it saw
         config.update(kind=kind, variant=variant, notebook=NOTEBOOK, profile=args.profile)
@@ -165,6 +166,7 @@ def release_classifiers(ns: dict, args) -> None:
 
     from course_utils import capstone as cs
     from course_utils.mae import ViTClassifier
+    from course_utils.models import Classifier
     from course_utils.paths import cache_dir
     from course_utils.released import hardware_description, release_checkpoint
     from course_utils.simclr import Encoder
@@ -186,7 +188,7 @@ def release_classifiers(ns: dict, args) -> None:
         k = cfg["classes"]
         if name.startswith("supervised-cnn"):
             width = cfg["key"]["width"]
-            model, kind = cs.Classifier(Encoder(width), 4 * width, k), "cnn_classifier"
+            model, kind = Classifier(Encoder(width), 4 * width, k), "cnn_classifier"
         else:
             model, kind = ViTClassifier(cs.build_mae(mae), num_classes=k), "vit_classifier"
         model.load_state_dict(payload["state_dict"])

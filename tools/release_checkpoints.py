@@ -31,7 +31,7 @@ from course_utils import capstone as cs  # noqa: E402
 from course_utils.data import load_fashion_mnist  # noqa: E402
 from course_utils.evaluate import extract_features, linear_probe  # noqa: E402
 from course_utils.mae import Features  # noqa: E402
-from course_utils.models import MLPVAE  # noqa: E402
+from course_utils.models import MLPVAE, Encode, as_mlp_encoder  # noqa: E402
 from course_utils.paths import cache_dir  # noqa: E402
 from course_utils.released import hardware_description, release_checkpoint  # noqa: E402
 from course_utils.simclr import SimCLRModel  # noqa: E402
@@ -122,8 +122,8 @@ def main(argv=None) -> int:
             print(f"  test accuracy: {acc:.4f}")
             metrics = {"test_accuracy": round(acc, 4)}
         else:
-            features = {"ae": cs.as_mlp_encoder, "dae": cs.as_mlp_encoder, "simclr": lambda m: m.f, "mae": Features,
-                        "vae": lambda m: cs.Encode(m, mean_only=True)}[name](module)
+            features = {"ae": as_mlp_encoder, "dae": as_mlp_encoder, "simclr": lambda m: m.f, "mae": Features,
+                        "vae": lambda m: Encode(m, mean_only=True)}[name](module)
             metrics = {"linear_probe_all_labels": probe(features, train, test)}
         entry = release_checkpoint(
             name, module, config, metrics=metrics,
