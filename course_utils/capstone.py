@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from .models import (  # notebook 06's modules live in .models; re-exported here
 )
 from .nbcode import base_namespace, definitions, definitions_digest, run_definitions
 from .paths import REPO_ROOT
-from .released import checkpoint_mode, is_released, load_released
+from .released import checkpoint_mode, load_released_model
 from .simclr import Encoder, SimCLRModel, warmup_cosine
 from .train import History, fit
 
@@ -268,18 +267,11 @@ def train_classifier(make: Callable[[], Classifier], X, y, *, steps, batch_size=
               "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed, "key": key or {},
               "classes": int(y.max()) + 1}
     release = classifier_release_name(released, config) if released is not None else None
-    if release is not None and is_released(release):
-        payload, _ = load_released(release)  # sha256 verified
-        if _same_run(payload["config"], config):
-            model = make()
-            try:
-                mine = model.state_dict()
-                model.load_state_dict({k: v.to(mine[k].dtype) for k, v in payload["state_dict"].items()})
-            except (KeyError, RuntimeError) as e:  # a network of another shape: train it instead
-                warnings.warn(f"The released run {release!r} does not fit this "
-                              f"network ({type(e).__name__}: {str(e)[:120]}); training it instead.")
-            else:
-                return model.eval()
+    if release is not None:  # a release of another run, or one that does not fit make(): trained as without it
+        got = load_released_model(release, lambda cfg: make() if _same_run(cfg, config) else None,
+                                  instead="training it instead")
+        if got is not None:
+            return got.model
 
     def train(model):
         total = epochs * math.ceil(len(X) / batch_size)
@@ -325,32 +317,32 @@ def released_features(name: str, code: YourCode | None = None, directory: Path |
 
     ``data``: the images the model should have been pretrained on. A release that records other images (another
     dataset, another subset) is not used for them (``None`` is returned)."""
-    if not is_released(name, directory):
-        return None
-    payload, entry = load_released(name, directory)
-    cfg = payload["config"]
-    if data is not None and cfg.get("data") not in (None, _fingerprint(data)):
-        return None
-    kind = cfg.get("kind")
-    state = payload["state_dict"]
-    if kind == "autoencoder":  # notebook 02's Autoencoder, whole: keep its encoder in a fixed layout
-        module = mlp_encoder(cfg["latent_dim"], cfg.get("hidden_dim", 256))
-        state = autoencoder_encoder_state(state, cfg["latent_dim"], cfg.get("hidden_dim", 256))
-    elif kind == "mlp_encoder":  # an autoencoder's encoder alone, already in the fixed layout (06's variants)
-        module = mlp_encoder(cfg["latent_dim"], cfg.get("hidden_dim", 256))
-    elif kind == "mlp_vae":
-        module = MLPVAE(cfg["latent_dim"])
-    elif kind == "simclr":  # SimCLRModel, whole: keep f
-        module = Encoder(cfg["width"])
-        state = {k[2:]: v for k, v in state.items() if k.startswith("f.")}
-    elif kind == "mae":
-        if code is None or not code.ready(*METHODS["MAE"][1]):
+
+    def build(cfg):
+        if data is not None and cfg.get("data") not in (None, _fingerprint(data)):
             return None
-        module = build_mae(code)
-    else:
+        kind = cfg.get("kind")
+        if kind in ("autoencoder", "mlp_encoder"):  # an autoencoder whole, or its encoder alone (06's variants)
+            return mlp_encoder(cfg["latent_dim"], cfg.get("hidden_dim", 256))
+        if kind == "mlp_vae":
+            return MLPVAE(cfg["latent_dim"])
+        if kind == "simclr":
+            return Encoder(cfg["width"])
+        if kind == "mae":
+            return build_mae(code) if code is not None and code.ready(*METHODS["MAE"][1]) else None
         raise ValueError(f"released checkpoint {name!r} has an unknown kind {kind!r}")
-    module.load_state_dict({k: v.to(module.state_dict()[k].dtype) for k, v in state.items()})
-    module.eval()
+
+    def state(cfg, saved):
+        if cfg["kind"] == "autoencoder":  # notebook 02's Autoencoder, whole: keep its encoder in a fixed layout
+            return autoencoder_encoder_state(saved, cfg["latent_dim"], cfg.get("hidden_dim", 256))
+        if cfg["kind"] == "simclr":  # SimCLRModel, whole: keep f
+            return {k[2:]: v for k, v in saved.items() if k.startswith("f.")}
+        return saved
+
+    got = load_released_model(name, build, state=state, directory=directory)  # a mismatch raises: a course bug
+    if got is None:
+        return None
+    module, entry, kind = got.model, got.entry, got.payload["config"]["kind"]
     if kind == "mlp_vae":
         module = Encode(module, mean_only=True)
     elif kind == "mae":

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .paths import atomic_write_bytes, cache_dir
-from .released import checkpoint_mode, is_released, load_released
+from .released import checkpoint_mode, load_released_model
 from .train import History
 
 
@@ -67,24 +67,15 @@ def load_or_train(
     The model is returned in eval mode on the CPU; move it where you need it.
     """
     mode = checkpoint_mode()
-    if released is not None and mode == "released" and is_released(released):
-        payload, entry = load_released(released)  # a sha256 mismatch raises: never a silent use
-        model = build(payload["config"])
-        try:
-            mine = model.state_dict()
-            state = {k: v.to(mine[k].dtype) if k in mine else v for k, v in payload["state_dict"].items()}
-            model.load_state_dict(state)
-        except (RuntimeError, KeyError) as e:
-            # your own class (say, notebook 02's Autoencoder) names its layers differently from the solution's
-            why = " ".join(str(e).split())[:200]
-            warnings.warn(f"The released checkpoint {released!r} does not fit this model's layers ({why}); "
-                          f"training {name} instead.")
-        else:
+    if released is not None and mode == "released":
+        # a sha256 mismatch raises (never a silent use); weights that do not fit this model: a warning, then training
+        got = load_released_model(released, build, instead=f"training {name} instead")
+        if got is not None:
             if verbose:
                 print(f"Loaded the released checkpoint {released!r} (trained in the full profile on "
-                      f"{entry['hardware']}, {entry['train_seconds']:.0f} s). Set COURSE_CHECKPOINTS=auto to train it "
-                      "yourself.")
-            return model.eval(), History.from_dict(payload.get("history", {}))
+                      f"{got.entry['hardware']}, {got.entry['train_seconds']:.0f} s). Set COURSE_CHECKPOINTS=auto to "
+                      "train it yourself.")
+            return got.model, History.from_dict(got.payload.get("history", {}))
     path = checkpoint_path(name, config)
     retrain = (mode == "train") if retrain is None else retrain
     model = build(config)

@@ -5,8 +5,9 @@ Each lives in ``course_utils/released/<name>.pt`` (at most 5 MB) with an entry i
 hardware. :func:`load_released` verifies the sha256 before anything is loaded; a mismatch is an error,
 never a silent use.
 
-The notebooks use them through :func:`course_utils.checkpoints.load_or_train` and one switch,
-``COURSE_CHECKPOINTS``:
+:func:`load_released_model` loads one into a module built for it (the one way every caller does it:
+:func:`course_utils.checkpoints.load_or_train` and notebook 06's :mod:`course_utils.capstone`). The notebooks use
+them through :func:`course_utils.checkpoints.load_or_train` and one switch, ``COURSE_CHECKPOINTS``:
 
 - ``auto`` (default): load this exact configuration from the local cache, else train it;
 - ``released``: use the released checkpoint where one exists (a lecture walkthrough without waiting);
@@ -23,6 +24,9 @@ import io
 import json
 import os
 import platform
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -38,6 +42,10 @@ MODES = ("auto", "released", "train")
 
 class ReleasedCheckpointError(RuntimeError):
     """A released checkpoint is unknown, missing, or does not match its recorded sha256."""
+
+
+class ReleasedMismatchError(ReleasedCheckpointError):
+    """A released checkpoint's weights do not fit the module built for them (other layer names or shapes)."""
 
 
 def checkpoint_mode() -> str:
@@ -99,6 +107,59 @@ def load_released(name: str, directory: Path | None = None) -> tuple[dict, dict]
         )
     payload = torch.load(path, map_location="cpu", weights_only=True)
     return payload, entry
+
+
+@dataclass
+class LoadedRelease:
+    """What :func:`load_released_model` returns: the module (in eval mode, on the CPU), the checkpoint's payload
+    (``config``, ``history``; its ``state_dict`` as saved) and its manifest entry."""
+
+    model: nn.Module
+    payload: dict
+    entry: dict
+
+
+def load_released_model(
+    name: str,
+    build: Callable[[dict], nn.Module | None],
+    *,
+    state: Callable[[dict, dict], dict] | None = None,
+    directory: Path | None = None,
+    instead: str | None = None,
+) -> LoadedRelease | None:
+    """The released checkpoint ``name`` loaded into ``build(config)``; ``None`` when the course releases none.
+
+    The file's sha256 is verified first (:func:`load_released`: a mismatch raises, never a silent use). ``build``
+    gets the released configuration and returns the module, or ``None`` when this release does not stand for
+    what the caller wants (another run, other images): then ``None`` is returned. ``state(config, state_dict)``,
+    if given, picks the part of the saved state the module holds (the encoder of a whole autoencoder, say). Each
+    tensor is cast to the dtype of the module's own (releases may store float16) and loaded strictly.
+
+    A state that does not fit the module (other layer names or shapes, or a part ``state`` cannot find) is
+    reported one way: "The released checkpoint 'NAME' does not fit this model's layers (why)". With ``instead``
+    (what the caller does then, "training it instead") it is a warning ending with it, and ``None`` is returned;
+    without, it raises :class:`ReleasedMismatchError`.
+    """
+    if not is_released(name, directory):
+        return None
+    payload, entry = load_released(name, directory)
+    config = payload["config"]
+    module = build(config)
+    if module is None:
+        return None
+    try:
+        saved = state(config, payload["state_dict"]) if state is not None else payload["state_dict"]
+        mine = module.state_dict()
+        module.load_state_dict({k: v.to(mine[k].dtype) if k in mine else v for k, v in saved.items()})
+    except (KeyError, ValueError, RuntimeError) as e:
+        # your own class (say, notebook 02's Autoencoder) may name its layers differently from the solution's
+        why = " ".join(str(e).split())[:200]
+        message = f"The released checkpoint {name!r} does not fit this model's layers ({type(e).__name__}: {why})"
+        if instead is None:
+            raise ReleasedMismatchError(message) from e
+        warnings.warn(f"{message}; {instead}.", stacklevel=2)
+        return None
+    return LoadedRelease(module.eval(), payload, entry)
 
 
 def hardware_description() -> str:

@@ -6,7 +6,14 @@ from torch import nn
 
 from course_utils import released
 from course_utils.checkpoints import load_or_train
-from course_utils.released import ReleasedCheckpointError, checkpoint_mode, load_released, release_checkpoint
+from course_utils.released import (
+    ReleasedCheckpointError,
+    ReleasedMismatchError,
+    checkpoint_mode,
+    load_released,
+    load_released_model,
+    release_checkpoint,
+)
 
 
 def _build(cfg):
@@ -117,6 +124,33 @@ def test_a_release_that_does_not_fit_your_model_trains_instead_with_a_warning(re
     assert calls == [1]
 
 
+def test_load_released_model_casts_verifies_and_reports_a_mismatch_one_way(release_dir):
+    """The one loader of released weights (load_or_train, notebook 06's classifiers and encoders)."""
+    model, entry = _release(release_dir, half=True)  # float16 on disk
+    seen = []
+    got = load_released_model("lin", lambda cfg: seen.append(cfg) or nn.Linear(cfg["d"], 2))
+    assert seen == [{"d": 4, "seed": 1}] and got.entry == entry and not got.model.training
+    assert got.model.weight.dtype == torch.float32 and torch.allclose(got.model.weight, model.weight, atol=1e-3)
+    assert got.payload["history"]["metrics"]["loss"] == [2.0, 1.0]
+    # the part of the state the module holds
+    got = load_released_model("lin", lambda cfg: nn.Linear(4, 2, bias=False),
+                              state=lambda cfg, saved: {"weight": saved["weight"]})
+    assert torch.allclose(got.model.weight, model.weight, atol=1e-3)
+    assert load_released_model("nope", lambda cfg: pytest.fail("built")) is None  # not released
+    assert load_released_model("lin", lambda cfg: None) is None  # build says: not for this use
+
+    other = lambda cfg: nn.Linear(4, 3)  # noqa: E731 - another shape
+    with pytest.raises(ReleasedMismatchError, match=r"'lin' does not fit this model's layers \(RuntimeError: .*size"):
+        load_released_model("lin", other)
+    with pytest.warns(UserWarning, match="'lin' does not fit this model's layers .*; training it instead"):
+        assert load_released_model("lin", other, instead="training it instead") is None
+    with pytest.raises(ReleasedMismatchError, match="KeyError"):  # a part the state does not have
+        load_released_model("lin", _build, state=lambda cfg, saved: {"w": saved["nope"]})
+    (release_dir / "lin.pt").write_bytes(b"changed")
+    with pytest.raises(ReleasedCheckpointError, match="does not match its manifest"):  # verified before building
+        load_released_model("lin", lambda cfg: pytest.fail("built"), instead="training it instead")
+
+
 @pytest.mark.parametrize("name", ["ae", "dae", "vae", "simclr", "mae", "supervised"])
 def test_the_shipped_checkpoints_verify_and_load_in_their_notebooks_calls(name, tmp_cache, monkeypatch):
     """What COURSE_CHECKPOINTS=released does in notebooks 02-05: the released model, no training."""
@@ -182,6 +216,14 @@ def test_a_released_classifier_run_stands_only_for_the_same_run(release_dir, tmp
         y_run = kw.pop("y")
         cs.train_classifier(make, X, y_run, batch_size=20, name="toy", released="toy-cnn", **kw)
     assert len(list((tmp_cache / "checkpoints").glob("toy-*.pt"))) == 4
+
+    # the same run, but make() builds another network: a warning, then trained
+    def wider():
+        return cs.Classifier(nn.Sequential(nn.Flatten(), nn.Linear(784, 9)), 9, 4)
+
+    with pytest.warns(UserWarning, match="'toy-cnn-4class-n40-s0' does not fit .*; training it instead"):
+        cs.train_classifier(wider, X, y, steps=4, batch_size=20, seed=0, name="toy", released="toy-cnn")
+    assert len(list((tmp_cache / "checkpoints").glob("toy-*.pt"))) == 5
 
 
 def test_a_released_encoder_is_not_used_for_other_images(release_dir):
