@@ -8,11 +8,16 @@ a ``tqdm.auto`` progress bar, and a returned :class:`History`.
     history = fit(model, loss_fn, X, epochs=course.profile.epochs, device=course.device)
     history["loss"]                          # one mean per epoch
 
-Set ``COURSE_PROGRESS=0`` to hide progress bars.
+Set ``COURSE_PROGRESS=0`` to hide progress bars. The maintainers' longer runs use the same loop:
+``autocast=torch.bfloat16`` (mixed precision on a GPU), and ``step_end``, a hook after every optimizer step (a
+learning-rate plan made from the first steps' speed, a time budget, logging; ``epochs=None`` trains until it says
+stop).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import os
 import time
@@ -74,7 +79,7 @@ def fit(
     X: torch.Tensor,
     y: torch.Tensor | None = None,
     *,
-    epochs: int,
+    epochs: int | None,
     batch_size: int = 128,
     lr: float = 1e-3,
     optimizer: torch.optim.Optimizer | None = None,
@@ -85,6 +90,8 @@ def fit(
     desc: str = "training",
     progress: bool | None = None,
     epoch_end: Callable[[int, nn.Module], dict | None] | None = None,
+    step_end: Callable[[int, torch.Tensor, nn.Module], bool | None] | None = None,
+    autocast: torch.dtype | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``X`` (and ``y``) in shuffled minibatches.
 
@@ -92,14 +99,25 @@ def fit(
         loss_fn: ``loss_fn(model, xb, yb)`` returns a scalar tensor, or a dict whose ``"loss"`` is the
             scalar to minimise; its other entries (tensors or floats) are averaged and recorded too.
         X, y: tensors with the same first dimension; they may live on the CPU (batches are moved).
+        epochs: passes over ``X``; ``None``: as many as it takes until ``step_end`` returns True.
         optimizer: default Adam with ``lr``. ``scheduler`` is stepped once per batch.
         epoch_end: called as ``epoch_end(epoch, model)`` after each epoch; a returned dict is recorded
             (for example a validation accuracy).
+        step_end: called as ``step_end(step, loss, model)`` after each optimizer (and scheduler) step, ``step``
+            counting the steps of the whole run from 1 and ``loss`` the step's loss (a detached tensor on the
+            device: reading its value waits for the device). Returning True ends the training there; the epoch
+            it ends is recorded with the means of its steps so far (and ``epoch_end`` is called for it).
+        autocast: a dtype (``torch.bfloat16``) to run ``loss_fn`` under ``torch.autocast`` on the model's device
+            type: mixed precision, the weights and their gradients stay float32. ``None`` (default): off. There
+            is no gradient scaler, so float16 may underflow; a loss that needs float32 can leave autocast itself
+            (``with torch.autocast(xb.device.type, enabled=False)``).
 
     Returns:
         A :class:`History` with one mean per epoch for every metric.
     """
-    if epochs < 0:
+    if epochs is None and step_end is None:
+        raise ValueError("epochs=None trains until step_end returns True: give a step_end, or a number of epochs")
+    if epochs is not None and epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if y is not None and len(y) != len(X):
         raise ValueError(f"X and y must have the same length; got {len(X)} and {len(y)}")
@@ -112,22 +130,29 @@ def fit(
     n = len(X)
     steps = n // batch_size if drop_last and n >= batch_size else math.ceil(n / batch_size)
     history = History()
+    amp = torch.autocast(device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=epochs * steps, desc=desc, disable=not _progress_enabled(progress), leave=True)
+    bar = tqdm(total=epochs * steps if epochs is not None else None, desc=desc,
+               disable=not _progress_enabled(progress), leave=True)
+    step, stop = 0, False
     try:
-        for epoch in range(epochs):
+        for epoch in range(epochs) if epochs is not None else itertools.count():
             model.train()
             t0 = time.perf_counter()
             sums: dict[str, float] = {}
             seen = 0
             perm = torch.randperm(n, generator=gen)
+            # the indices where the data are (one copy per epoch when X lives on a GPU): the same batches
+            perm_x = perm.to(X.device)
+            perm_y = perm.to(y.device) if y is not None else None
             for s in range(steps):
-                idx = perm[s * batch_size : (s + 1) * batch_size]
-                xb = X[idx].to(device, non_blocking=True)
-                yb = y[idx].to(device, non_blocking=True) if y is not None else None
-                out = loss_fn(model, xb, yb)
+                batch = slice(s * batch_size, (s + 1) * batch_size)
+                xb = X[perm_x[batch]].to(device, non_blocking=True)
+                yb = y[perm_y[batch]].to(device, non_blocking=True) if y is not None else None
+                with amp:
+                    out = loss_fn(model, xb, yb)
                 metrics = out if isinstance(out, dict) else {"loss": out}
                 loss = metrics["loss"]
                 if not torch.isfinite(loss):
@@ -140,18 +165,25 @@ def fit(
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                b = len(idx)
+                step += 1
+                b = len(xb)
                 seen += b
                 for k, v in metrics.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v) * b
                 bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4g}", refresh=False)
+                if not bar.disable:
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4g}", refresh=False)
+                if step_end is not None and step_end(step, loss.detach(), model):
+                    stop = True
+                    break
             epoch_metrics = {k: v / seen for k, v in sums.items()}
             if epoch_end is not None:
                 model.eval()
                 extra = epoch_end(epoch, model) or {}
                 epoch_metrics.update(extra)
             history.append(epoch_metrics, time.perf_counter() - t0)
+            if stop:
+                break
     finally:
         bar.close()
     model.eval()
