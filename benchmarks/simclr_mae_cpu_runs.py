@@ -7,7 +7,9 @@ Maintainers only; uses the solution notebooks' functions and the notebooks' mode
 The learning-rate schedule (warm-up, cosine) is stretched over the number of steps that fit in the budget,
 estimated from the first steps. After training: a linear probe (200 L-BFGS iterations) and 20-NN on the
 frozen features, for the trained encoder, the same encoder with random weights and raw pixels; for MAE also
-fine-tuning vs from scratch on 1% and 10% of the labels (a fixed number of steps each).
+fine-tuning vs from scratch on 1% and 10% of the labels (a fixed number of steps each, batches of 64 in shuffled
+passes over the labelled images). Every run is ``course_utils.train.fit`` (a ``step_end`` hook plans the schedule
+and stops at the budget).
 Results go to benchmarks/results/<which>_cpu_run.json.
 """
 
@@ -33,50 +35,43 @@ from course_utils.evaluate import extract_features, knn_accuracy, linear_probe, 
 from course_utils.mae import MAE, Features, ViTClassifier  # noqa: E402
 from course_utils.profiles import BUDGETS  # noqa: E402
 from course_utils.simclr import Encoder, SimCLRModel, warmup_cosine  # noqa: E402
+from course_utils.train import fit  # noqa: E402
 
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S', time.gmtime())}] {msg}", flush=True)
 
 
-def train_for(model, step_fn, n, batch_size, budget_s, lr, weight_decay, betas=(0.9, 0.999), seed=0):
-    """Train until the time budget is spent; the schedule spans the number of steps estimated to fit."""
+def train_for(model, loss_fn, X, batch_size, budget_s, lr, weight_decay, betas=(0.9, 0.999), seed=0):
+    """Train with ``fit`` until the time budget is spent: after 5 steps, the number of steps that fit is estimated
+    and the schedule (warm-up, cosine) spans it; every 50 steps a line."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)
-    gen = torch.Generator().manual_seed(seed)
-    t0 = time.perf_counter()
-    steps_done, total_steps, sched, losses, seen = 0, None, None, [], 0
-    perm, pos = torch.randperm(n, generator=gen), 0
-    model.train()
-    while True:
-        if pos + batch_size > n:
-            perm, pos = torch.randperm(n, generator=gen), 0
-        idx = perm[pos : pos + batch_size]
-        pos += batch_size
-        loss = step_fn(model, idx)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
-        steps_done += 1
-        seen += len(idx)
+    plan, losses = {"total": None, "sched": None}, []
+
+    def step_end(step, loss, model):
+        if plan["sched"] is not None:
+            plan["sched"].step()
         losses.append(loss.item())
         elapsed = time.perf_counter() - t0
-        if steps_done == 5 and total_steps is None:
-            total_steps = max(10, int(budget_s / (elapsed / 5)))
-            sched = warmup_cosine(opt, total_steps - 5, warmup_steps=min(200, total_steps // 10))
-            log(f"{elapsed / 5:.2f} s/step -> planning {total_steps} steps ({total_steps * batch_size / n:.2f} epochs)")
-        if steps_done % 50 == 0:
-            log(f"step {steps_done}/{total_steps}: loss {sum(losses[-50:]) / 50:.4f}")
-        if total_steps is not None and steps_done >= total_steps:
-            break
-    model.eval()
+        if step == 5 and plan["total"] is None:
+            total = plan["total"] = max(10, int(budget_s / (elapsed / 5)))
+            plan["sched"] = warmup_cosine(opt, total - 5, warmup_steps=min(200, total // 10))
+            log(f"{elapsed / 5:.2f} s/step -> planning {total} steps ({total * batch_size / len(X):.2f} epochs)")
+        if step % 50 == 0:
+            log(f"step {step}/{plan['total']}: loss {sum(losses[-50:]) / 50:.4f}")
+        return plan["total"] is not None and step >= plan["total"]
+
+    t0 = time.perf_counter()
+    fit(model, loss_fn, X, epochs=None, batch_size=batch_size, optimizer=opt, drop_last=True, seed=seed,
+        progress=False, step_end=step_end)
+    seconds = time.perf_counter() - t0
+    seen = len(losses) * min(batch_size, len(X))
     return {
-        "steps": steps_done,
+        "steps": len(losses),
         "images": seen,
-        "epochs": seen / n,
-        "seconds": time.perf_counter() - t0,
-        "images_per_s": seen / (time.perf_counter() - t0),
+        "epochs": seen / len(X),
+        "seconds": seconds,
+        "images_per_s": seen / seconds,
         "loss_first50": sum(losses[:50]) / len(losses[:50]),
         "loss_last50": sum(losses[-50:]) / len(losses[-50:]),
     }
@@ -105,12 +100,11 @@ def run_simclr(budget_s, X, y, Xte, yte):
     model = SimCLRModel(width)
     aug_gen = torch.Generator().manual_seed(1)
 
-    def step(model, idx):
-        xb = X[idx]
+    def loss_fn(model, xb, yb):
         return nt_xent_loss(model(augment(xb, generator=aug_gen)), model(augment(xb, generator=aug_gen)), 0.5)
 
     res = {"config": {"width": width, "batch_size": bs, "tau": 0.5, "lr": 2e-3, "weight_decay": 1e-4}}
-    res["train"] = train_for(model, step, len(X), bs, budget_s, 2e-3, 1e-4)
+    res["train"] = train_for(model, loss_fn, X, bs, budget_s, 2e-3, 1e-4)
     torch.manual_seed(0)
     res["eval"] = probe_all(
         {"SimCLR f (h)": model.f, "SimCLR g(f) (z)": model, "random f (h)": Encoder(width), "raw pixels": None},
@@ -133,12 +127,12 @@ def run_mae(budget_s, X, y, Xte, yte, finetune_steps):
     mae = build(0)
     gen = torch.Generator().manual_seed(1)
 
-    def step(model, idx):
-        loss, _, _ = model(X[idx], 0.75, gen)
+    def loss_fn(model, xb, yb):
+        loss, _, _ = model(xb, 0.75, gen)
         return loss
 
     res = {"config": {"batch_size": bs, "mask_ratio": 0.75, "lr": 1.5e-3, "weight_decay": 0.05}}
-    res["train"] = train_for(mae, step, len(X), bs, budget_s, 1.5e-3, 0.05, betas=(0.9, 0.95))
+    res["train"] = train_for(mae, loss_fn, X, bs, budget_s, 1.5e-3, 0.05, betas=(0.9, 0.95))
     res["eval"] = probe_all(
         {"MAE encoder": Features(mae), "random ViT": Features(build(1)), "raw pixels": None}, X, y, Xte, yte
     )
@@ -150,18 +144,10 @@ def run_mae(budget_s, X, y, Xte, yte, finetune_steps):
             torch.manual_seed(1)
             clf = ViTClassifier(copy.deepcopy(mae) if init == "mae" else build(1))
             opt = torch.optim.AdamW(clf.parameters(), lr=1e-3, weight_decay=0.05)
-            sched = warmup_cosine(opt, finetune_steps, finetune_steps // 10)
-            g = torch.Generator().manual_seed(2)
             t = time.perf_counter()
-            clf.train()
-            for s in range(finetune_steps):
-                b = idx[torch.randint(len(idx), (64,), generator=g)]
-                loss = F.cross_entropy(clf(X[b]), y[b])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-            clf.eval()
+            fit(clf, lambda m, xb, yb: F.cross_entropy(m(xb), yb), X[idx], y[idx], epochs=None, batch_size=64,
+                optimizer=opt, scheduler=warmup_cosine(opt, finetune_steps, finetune_steps // 10), seed=2,
+                progress=False, step_end=lambda step, loss, m: step >= finetune_steps)
             with torch.no_grad():
                 acc = (extract_features(clf, Xte).argmax(1) == yte).double().mean().item()
             row[init] = acc

@@ -19,16 +19,18 @@ from course_utils.simclr import Encoder, SimCLRModel
 def test_a_simclr_trained_by_the_tool_is_released_and_loads_in_notebooks_04_and_06(tmp_path):
     out = tmp_path / "simclr_long.pt"
     run = subprocess.run(
-        [sys.executable, "tools/train_released_simclr.py", "--width", "4", "--epochs", "3", "--n-train", "512",
-         "--batch-size", "128", "--warmup-epochs", "1", "--device", "cpu", "--out", str(out)],
+        [sys.executable, "tools/train_released_simclr.py", "--width", "4", "--epochs", "4", "--n-train", "512",
+         "--batch-size", "128", "--warmup-epochs", "1", "--device", "cpu", "--deadline", "1", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr[-2000:]
+    # a deadline already past: after the second epoch (the first one's time is left out) the plan is cut there
+    assert "--deadline 1 s: 2 epochs in all" in run.stdout and "epoch 2/2: NT-Xent" in run.stdout, run.stdout
     summary = json.loads(out.with_suffix(".json").read_text())
-    assert summary["config"]["epochs"] == 3 and summary["config"]["width"] == 4
+    assert summary["config"]["epochs"] == 2 and summary["config"]["width"] == 4
     assert 0.1 < summary["linear_probe"] <= 1.0  # ten classes: better than chance even at toy size
     payload = torch.load(out, weights_only=True)
-    assert payload["name"] == "simclr" and len(payload["history"]["metrics"]["loss"]) == 3
+    assert payload["name"] == "simclr" and len(payload["history"]["metrics"]["loss"]) == 2
 
     released_dir = tmp_path / "released"
     released_dir.mkdir()

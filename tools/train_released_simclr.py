@@ -7,11 +7,13 @@ Notebook 04's ``full`` profile trains 3 epochs of a width-24 encoder, sized for 
 below the 0.90 the course aims for; more epochs of a wider encoder get there, which takes a GPU. This script is
 the notebook's training run and nothing else: the solution's own ``augment`` and ``nt_xent_loss`` (read from
 ``solutions/04_simclr.ipynb``), ``course_utils.simclr.SimCLRModel``, AdamW with linear warm-up and cosine decay,
-all 60,000 training images, never a label. On CUDA it runs in bfloat16 autocast (the loss in float32).
+all 60,000 training images, never a label, trained by ``course_utils.train.fit``. On CUDA it runs in bfloat16
+autocast (fit's ``autocast=``; the loss in float32).
 
-``--deadline`` (seconds) keeps the run inside a lease: after each epoch from the second on, the remaining plan is
-checked against the measured epoch time (the first epoch, which holds the warm-up, left out), and when it would
-not fit, the number of epochs is cut and the cosine schedule re-planned to end at the new last step. The epochs
+``--deadline`` (seconds) keeps the run inside a lease (fit's ``step_end`` hook, at the end of each epoch): after each
+epoch from the second on, the remaining plan is checked against the measured epoch time (the first epoch, which
+holds the warm-up, left out), and when it would not fit, the number of epochs is cut and the cosine schedule
+re-planned to end at the new last step. The epochs
 actually trained are what the saved configuration says. (The released model was trained on an H200 with
 ``--width 48 --epochs 200 --batch-size 512 --deadline 400``, when the plan was still made from the first epoch
 alone: it stopped at 65 epochs, 136 s, and probes at 0.9015.)
@@ -42,7 +44,7 @@ from course_utils.data import load_fashion_mnist  # noqa: E402
 from course_utils.evaluate import extract_features, knn_accuracy, linear_probe  # noqa: E402
 from course_utils.profiles import get_device, seed_everything  # noqa: E402
 from course_utils.simclr import SimCLRModel  # noqa: E402
-from course_utils.train import History  # noqa: E402
+from course_utils.train import fit  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
     augment, nt_xent_loss, ops = ns["augment"], ns["nt_xent_loss"], tuple(ns["ALL_OPS"])
     train, test = load_fashion_mnist(train=True), load_fashion_mnist(train=False)
     X = train.images[: args.n_train].to(device)
-    n_batches = len(X) // args.batch_size
+    n_batches = max(1, len(X) // args.batch_size)  # fit's steps per epoch (drop_last)
 
     torch.manual_seed(args.seed)
     model = SimCLRModel(width=args.width).to(device)
@@ -84,45 +86,43 @@ def main(argv=None) -> int:
         return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-    gen = torch.Generator().manual_seed(args.seed)
     aug_gen = torch.Generator().manual_seed(args.seed + 1)
-    on_cuda = device.type == "cuda"
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda else torch.autocast("cpu", enabled=False)
-    history = History()  # what fit() would record: the mean loss of each epoch and its seconds
-    epochs = args.epochs
-    t_start = time.perf_counter()
-    epoch = 0
-    while epoch < epochs:
-        t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(len(X), generator=gen).to(device)
-        total = torch.zeros((), device=device)
-        for b in range(n_batches):
-            xb = X[perm[b * args.batch_size : (b + 1) * args.batch_size]]
-            with amp:
-                z1 = model(augment(xb, generator=aug_gen, ops=ops).contiguous(memory_format=torch.channels_last))
-                z2 = model(augment(xb, generator=aug_gen, ops=ops).contiguous(memory_format=torch.channels_last))
-            loss = nt_xent_loss(z1.float(), z2.float(), args.tau)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.detach()
-        epoch += 1
-        seconds = time.perf_counter() - t0
-        history.append({"loss": float(total) / n_batches}, seconds)
-        elapsed = time.perf_counter() - t_start
-        if args.deadline and 2 <= epoch < epochs:
+
+    def loss_fn(model, xb, yb):  # under bfloat16 autocast on CUDA (fit's autocast=); the loss itself in float32
+        z1 = model(augment(xb, generator=aug_gen, ops=ops).contiguous(memory_format=torch.channels_last))
+        z2 = model(augment(xb, generator=aug_gen, ops=ops).contiguous(memory_format=torch.channels_last))
+        with torch.autocast(xb.device.type, enabled=False):
+            return nt_xent_loss(z1.float(), z2.float(), args.tau)
+
+    run = {"epochs": args.epochs, "seconds": [], "loss": torch.zeros((), device=device)}
+
+    def epoch_done(step, loss, model) -> bool:  # fit's step_end: at the end of each epoch, the deadline and a line
+        run["loss"] += loss  # summed on the device: nothing waits for it until the epoch's line
+        if step % n_batches:
+            return False
+        epoch, now = step // n_batches, time.perf_counter()
+        seconds = now - run.get("epoch_start", t_start)
+        run["epoch_start"] = now
+        run["seconds"].append(seconds)
+        if args.deadline and 2 <= epoch < run["epochs"]:
             # the first epoch holds the warm-up (cuDNN autotuning, allocations): plan from the ones after it
-            per_epoch = sum(history.seconds[1:]) / (epoch - 1)
-            fits = epoch + max(0, int((args.deadline - 15 - elapsed) / per_epoch))
-            if fits < epochs:
-                epochs = fits
-                plan["total"] = epochs * n_batches
-                print(f"  --deadline {args.deadline:.0f} s: {epochs} epochs in all (the schedule ends there)")
-        print(f"epoch {epoch}/{epochs}: NT-Xent {history['loss'][-1]:.4f}, {seconds:.1f} s "
+            per_epoch = sum(run["seconds"][1:]) / (epoch - 1)
+            fits = epoch + max(0, int((args.deadline - 15 - (now - t_start)) / per_epoch))
+            if fits < run["epochs"]:
+                run["epochs"] = fits
+                plan["total"] = fits * n_batches
+                print(f"  --deadline {args.deadline:.0f} s: {fits} epochs in all (the schedule ends there)")
+        print(f"epoch {epoch}/{run['epochs']}: NT-Xent {float(run['loss']) / n_batches:.4f}, {seconds:.1f} s "
               f"({n_batches * args.batch_size / seconds:,.0f} img/s), lr {sched.get_last_lr()[0]:.2e}", flush=True)
+        run["loss"].zero_()
+        return epoch >= run["epochs"]
+
+    t_start = time.perf_counter()
+    history = fit(model, loss_fn, X, epochs=args.epochs, batch_size=args.batch_size, optimizer=opt, scheduler=sched,
+                  drop_last=True, seed=args.seed, progress=False, step_end=epoch_done,
+                  autocast=torch.bfloat16 if device.type == "cuda" else None)
     train_seconds = time.perf_counter() - t_start
+    epoch = len(history)  # the epochs trained (--deadline may have cut the plan)
 
     model = model.to(memory_format=torch.contiguous_format).eval()
     ftr = extract_features(model.f, train.images, device=device)
