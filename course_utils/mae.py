@@ -18,6 +18,8 @@ original order with ``ids_restore``, adds position embeddings, and predicts ever
 
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import Callable
 
 import torch
@@ -37,6 +39,18 @@ def sincos_pos_embed(dim: int, grid_size: int) -> torch.Tensor:
         return torch.cat([out.sin(), out.cos()], dim=1)  # [L, dim/2]
 
     return torch.cat([one_axis(gy), one_axis(gx)], dim=1).float()  # [L, dim]
+
+
+def _attention_backend(x: torch.Tensor):
+    """Under bfloat16 autocast on a CPU, attention runs as plain matrix products and a softmax: for the course's
+    short sequences (13 tokens in the encoder, 50 in the decoder) that is about 2x faster than the fused CPU kernel in
+    bf16 (a training step of the MAE: 856 against 407 images/s on one core; in float32 the fused kernel is the
+    faster, and stays)."""
+    if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        return sdpa_kernel(SDPBackend.MATH)
+    return contextlib.nullcontext()
 
 
 def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.ModuleList:
@@ -124,8 +138,9 @@ class MAE(nn.Module):
     def _encode_tokens(self, x: torch.Tensor) -> torch.Tensor:
         cls = self.cls_token.expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], dim=1)  # [N, 1 + L_visible, D]
-        for blk in self.blocks:
-            x = blk(x)
+        with _attention_backend(x):
+            for blk in self.blocks:
+                x = blk(x)
         return self.norm(x)
 
     def forward_encoder(self, imgs: torch.Tensor, mask_ratio: float, generator: torch.Generator | None = None):
@@ -156,8 +171,9 @@ class MAE(nn.Module):
         x_ = torch.gather(x_, 1, ids_restore.unsqueeze(-1).expand(-1, -1, x.shape[2]))  # back to the patch order
         x_ = x_ + self.decoder_pos_embed
         x = torch.cat([x[:, :1], x_], dim=1)
-        for blk in self.decoder_blocks:
-            x = blk(x)
+        with _attention_backend(x):
+            for blk in self.decoder_blocks:
+                x = blk(x)
         return self.decoder_pred(self.decoder_norm(x))[:, 1:]  # drop the class token
 
     # ------------------------------------------------------------------ loss

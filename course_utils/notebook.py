@@ -25,6 +25,15 @@ class Course:
         """Fashion-MNIST (or the digits fallback, under a banner) as ``(images, labels)``."""
         return _data.load_data(train)
 
+    @property
+    def autocast(self) -> torch.dtype | None:
+        """The dtype that training runs in under autocast: ``torch.bfloat16`` where this device computes it natively
+        (a GPU, or a CPU with AVX512-BF16 or AMX), else ``None`` (float32). ``COURSE_BF16=0`` forces float32.
+        Pass it on as ``fit(..., autocast=course.autocast)``."""
+        from .speed import autocast_dtype
+
+        return autocast_dtype(self.device)
+
     def generator(self, offset: int = 0) -> torch.Generator:
         """A fresh CPU generator seeded with ``seed + offset``, for reproducible sampling in a cell."""
         return torch.Generator().manual_seed(self.seed + offset)
@@ -36,11 +45,17 @@ class Course:
             [
                 f"SSL course | {self.notebook}",
                 f"  profile : {p.name} ({p['description']}; {hint})",
-                f"  device  : {self.device}",
+                f"  device  : {self.device} ({self._precision()})",
                 f"  seed    : {self.seed}",
                 f"  data    : {self.data_source.describe()}",
             ]
         )
+
+
+    def _precision(self) -> str:
+        if self.autocast is not None:
+            return "training in bfloat16 autocast, native here; COURSE_BF16=0 for float32"
+        return "training in float32"
 
 
 def _style_plots() -> None:

@@ -138,9 +138,12 @@ class Encoder(nn.Module):
             nn.Flatten(),
         )
         self.out_dim = 4 * w
+        # oneDNN's convolutions run 1.5-1.7x faster on a CPU in the channels-last layout (measured: width 24, batch
+        # 256, a training step); loading a state dict keeps the layout, and the function computed is the same
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(x.contiguous(memory_format=torch.channels_last))
 
 
 class ProjectionHead(nn.Module):

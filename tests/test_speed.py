@@ -1,0 +1,61 @@
+"""course_utils.speed: FLOP counts, the bf16 decision, and the arithmetic of a measured step."""
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils import speed
+
+
+def test_count_flops_of_a_linear_layer_forward_and_backward():
+    layer = nn.Linear(100, 30)
+    x = torch.randn(8, 100)
+
+    def forward():
+        layer(x)
+
+    def step():
+        layer(x).sum().backward()
+
+    assert speed.count_flops(forward) == 2 * 8 * 100 * 30
+    # backward: the gradient of the weight (2*8*100*30); x needs no gradient
+    assert speed.count_flops(step) == 2 * (2 * 8 * 100 * 30)
+
+
+def test_step_speed_arithmetic():
+    s = speed.StepSpeed(batch=100, seconds_per_step=0.5, flops_per_step=4e9)
+    assert s.images_per_s == 200
+    assert s.flops_per_image == 4e7
+    assert s.gflops == 8
+    assert s.fraction_of(16) == 0.5
+    assert s.limit_images_per_s(16) == pytest.approx(400)
+    d = s.to_dict()
+    assert d["images_per_s"] == 200 and d["batch"] == 100
+
+
+def test_measure_step_times_and_counts():
+    layer = nn.Linear(64, 64)
+    x = torch.randn(32, 64)
+    m = speed.measure_step(lambda: layer(x).sum().backward(), batch=32, min_seconds=0.05)
+    assert m.seconds_per_step > 0
+    assert m.flops_per_step == 2 * (2 * 32 * 64 * 64)
+
+
+def test_machine_peak_is_positive_and_names_its_threads():
+    peak = speed.machine_peak(min_seconds=0.05)
+    assert peak["matmul"] > 0 and peak["conv"] > 0
+    assert peak["threads"] == torch.get_num_threads()
+
+
+@pytest.mark.parametrize("value, expected", [("0", False), ("off", False), ("1", True), ("yes", True)])
+def test_course_bf16_overrides_the_decision(monkeypatch, value, expected):
+    monkeypatch.setenv("COURSE_BF16", value)
+    assert speed.native_bf16("cpu") is expected
+    assert speed.autocast_dtype("cpu") == (torch.bfloat16 if expected else None)
+
+
+def test_bf16_is_off_where_onednn_has_no_bf16(monkeypatch):
+    monkeypatch.delenv("COURSE_BF16", raising=False)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
+    assert speed.native_bf16("cpu") is False
+    assert speed.native_bf16("meta") is False
