@@ -19,7 +19,6 @@ original order with ``ids_restore``, adds position embeddings, and predicts ever
 from __future__ import annotations
 
 import contextlib
-
 from collections.abc import Callable
 
 import torch
