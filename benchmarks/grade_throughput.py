@@ -7,14 +7,15 @@
 The submissions mix correct, untouched and subtly wrong notebooks (a third each, built with
 ``course_utils.assign.answered``). Ours: ``course_utils.grade.batch.run_batch`` (``./course grade-batch``), each
 submission run top to bottom and tested, in the namespace sandbox. nbgrader: ``nbgrader autograde`` on the same
-notebooks in its ``submitted/`` layout (``tools/nbgrader_env.py``), one assignment after the other. Both in the
-``fast`` profile, one after the other on this machine (never side by side). Results:
+notebooks in its ``submitted/`` layout (``course_utils.grade.nbgrader_env``), one assignment after the other. Both
+in the ``fast`` profile, one after the other on this machine (never side by side). Results:
 ``benchmarks/results/grade_throughput.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -27,16 +28,25 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "tests"))  # the known mistakes: tests/submissions/mistakes.py
 OUT = ROOT / "benchmarks" / "results" / "grade_throughput.json"
+MISTAKES = ROOT / "tests" / "submissions" / "mistakes.py"
+
+
+def subtle_mistakes() -> dict:
+    """``SUBTLE`` of the tests' known mistakes (one per assignment). They are test data, kept with the tests and
+    never in ``course_utils`` (they hold solution lines, which the students' package must not), so they are read
+    from their file rather than imported."""
+    spec = importlib.util.spec_from_file_location("known_mistakes", MISTAKES)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SUBTLE
 
 
 def build(folder: Path, assignments: list[str], copies: int) -> list[tuple[str, str, Path]]:
     """``copies`` notebooks per assignment: (student, assignment, path), kinds in turn correct/untouched/wrong."""
-    from submissions.mistakes import SUBTLE
-
     from course_utils.assign import answered
+
+    SUBTLE = subtle_mistakes()  # noqa: N806
 
     made = []
     for nn in assignments:
@@ -77,7 +87,7 @@ def ours(made, workers: int, out: Path) -> dict:
 
 
 def nbgrader(made, work: Path) -> dict:
-    from nbgrader_env import course_config, nbgrader_env
+    from course_utils.grade.nbgrader_env import course_config, nbgrader_env
 
     env_dir, env = nbgrader_env()
     env = {**env, "COURSE_PROFILE": "fast", "COURSE_PROGRESS": "0", "MPLBACKEND": "Agg"}

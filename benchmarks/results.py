@@ -33,18 +33,16 @@ from pathlib import Path
 
 import torch
 
+from course_utils import capstone as cs
+from course_utils.assign import solution_namespace
+from course_utils.data import load_digits, load_fashion_mnist
+from course_utils.evaluate import extract_features, linear_probe
+from course_utils.mae import Features
+from course_utils.models import MLPVAE
+from course_utils.released import is_released, load_released, manifest
+from course_utils.simclr import Encoder
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from course_utils import capstone as cs  # noqa: E402
-from course_utils.assign import solution_namespace  # noqa: E402
-from course_utils.data import load_digits, load_fashion_mnist  # noqa: E402
-from course_utils.evaluate import extract_features, linear_probe  # noqa: E402
-from course_utils.mae import Features  # noqa: E402
-from course_utils.models import MLPVAE  # noqa: E402
-from course_utils.released import is_released, load_released, manifest  # noqa: E402
-from course_utils.simclr import Encoder  # noqa: E402
-
 RESULTS = ROOT / "benchmarks" / "results"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 

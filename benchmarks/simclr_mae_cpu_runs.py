@@ -19,23 +19,21 @@ import argparse
 import copy
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from course_utils.assign import SOLUTIONS_DIR, solution_namespace
+from course_utils.data import load_data
+from course_utils.evaluate import extract_features, knn_accuracy, linear_probe, per_class_subset
+from course_utils.mae import MAE, Features, ViTClassifier
+from course_utils.profiles import BUDGETS
+from course_utils.simclr import Encoder, SimCLRModel, warmup_cosine
+from course_utils.train import fit
 
-from course_utils.assign import SOLUTIONS_DIR, solution_namespace  # noqa: E402
-from course_utils.data import load_data  # noqa: E402
-from course_utils.evaluate import extract_features, knn_accuracy, linear_probe, per_class_subset  # noqa: E402
-from course_utils.mae import MAE, Features, ViTClassifier  # noqa: E402
-from course_utils.profiles import BUDGETS  # noqa: E402
-from course_utils.simclr import Encoder, SimCLRModel, warmup_cosine  # noqa: E402
-from course_utils.train import fit  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def log(msg):

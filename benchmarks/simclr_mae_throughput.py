@@ -20,15 +20,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from course_utils.assign import SOLUTIONS_DIR, solution_namespace
+from course_utils.data import load_data
+from course_utils.mae import MAE, ViTClassifier
+from course_utils.profiles import BUDGETS
+from course_utils.simclr import SimCLRModel
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from course_utils.assign import SOLUTIONS_DIR, solution_namespace  # noqa: E402
-from course_utils.data import load_data  # noqa: E402
-from course_utils.mae import MAE, ViTClassifier  # noqa: E402
-from course_utils.profiles import BUDGETS  # noqa: E402
-from course_utils.simclr import SimCLRModel  # noqa: E402
-
 OUT = ROOT / "benchmarks" / "results" / "simclr_mae_throughput.json"
 
 

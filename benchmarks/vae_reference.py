@@ -19,62 +19,23 @@ nothing here asserts, and a goal that is missed is reported as missed.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from pytorch_examples import ReferenceVAE, batch_sum_loss, reference_loss, torchvision_dataset  # this folder's
 from torch import nn
 
-from course_utils.data import find_fashion_mnist, load_fashion_mnist
+from course_utils.data import load_fashion_mnist
 from course_utils.models import ConvVAE
 from course_utils.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_TEST_LOSS = 244.35
-
-
-class ReferenceVAE(nn.Module):
-    """pytorch/examples/vae/main.py, as it is (forward samples z with randn_like)."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(784, 400)
-        self.fc21 = nn.Linear(400, 20)
-        self.fc22 = nn.Linear(400, 20)
-        self.fc3 = nn.Linear(20, 400)
-        self.fc4 = nn.Linear(400, 784)
-
-    def encode(self, x):
-        h1 = F.relu(self.fc1(x))
-        return self.fc21(h1), self.fc22(h1)
-
-    def reparameterize(self, mu, logvar):
-        std = torch.exp(0.5 * logvar)
-        eps = torch.randn_like(std)
-        return mu + eps * std
-
-    def decode(self, z):
-        h3 = F.relu(self.fc3(z))
-        return torch.sigmoid(self.fc4(h3))
-
-    def forward(self, x):
-        mu, logvar = self.encode(x.view(-1, 784))
-        z = self.reparameterize(mu, logvar)
-        return self.decode(z), mu, logvar
-
-
-def reference_loss(recon_x, x, mu, logvar):
-    """pytorch/examples' loss_function: BCE summed over pixels and batch, plus KL summed."""
-    bce = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
-    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    return bce + kld
 
 
 class ConvAsReference(nn.Module):
@@ -90,11 +51,6 @@ class ConvAsReference(nn.Module):
         return torch.sigmoid(self.vae.decode(z)).view(-1, 784), mu, logvar
 
 
-def batch_sum_loss(model, xb, yb):
-    recon, mu, logvar = model(xb)
-    return reference_loss(recon, xb, mu, logvar)  # summed over the batch, as pytorch/examples backpropagates it
-
-
 @torch.no_grad()
 def test_loss(model, X, batch_size=128):
     """pytorch/examples' test(): eval mode, one z per image, summed loss / number of images."""
@@ -105,21 +61,6 @@ def test_loss(model, X, batch_size=128):
         recon, mu, logvar = model(xb)
         total += reference_loss(recon, xb, mu, logvar).item()
     return total / len(X)
-
-
-def torchvision_dataset(tmp: Path, train: bool):
-    """torchvision's FashionMNIST over the course's .gz files (decompressed into tmp; no download)."""
-    from torchvision import datasets, transforms
-
-    source = find_fashion_mnist()
-    raw = tmp / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for gz in Path(source.root).glob("*-ubyte.gz"):
-        target = raw / gz.name[:-3]
-        if not target.exists():
-            with gzip.open(gz, "rb") as f, open(target, "wb") as g:
-                shutil.copyfileobj(f, g)
-    return datasets.FashionMNIST(str(tmp), train=train, download=False, transform=transforms.ToTensor())
 
 
 def per_sample_pipeline_epoch(tmp: Path, epochs: int, n_train: int) -> tuple[list[float], float]:

@@ -20,17 +20,10 @@ import time
 from pathlib import Path
 
 import torch
+from pytorch_examples import ReferenceVAE, batch_sum_loss, reference_loss, torchvision_dataset  # this folder's
 
 from course_utils.data import load_fashion_mnist
 from course_utils.train import fit
-
-try:
-    from benchmarks.vae_reference import ReferenceVAE, batch_sum_loss, reference_loss, torchvision_dataset
-except ImportError:  # run as a script from the repository root
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from vae_reference import ReferenceVAE, batch_sum_loss, reference_loss, torchvision_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

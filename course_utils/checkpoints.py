@@ -49,6 +49,23 @@ def save_checkpoint(path: Path, payload: dict) -> None:
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
+def find_cached(name: str, want: dict) -> dict:
+    """The payload of the newest cached checkpoint of ``name`` (``<name>-<key>.pt``) whose configuration holds
+    every entry of ``want``: what a run of the notebooks left in the cache, for the release tools. Raises
+    :class:`LookupError`, saying where it looked, when there is none."""
+    hits = []
+    for path in cache_dir("checkpoints").glob(f"{name}-*.pt"):
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("name") == name and all(payload["config"].get(k) == v for k, v in want.items()):
+            hits.append((path.stat().st_mtime, path, payload))
+    if not hits:
+        raise LookupError(f"no cached {name!r} checkpoint with {want} in {cache_dir()}: run the notebook in the "
+                          "full profile first")
+    _, path, payload = max(hits, key=lambda h: h[0])
+    print(f"{name}: {path.name}, trained in {payload.get('train_seconds', 0):.0f} s")
+    return payload
+
+
 def load_or_train(
     name: str,
     config: dict,

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import platform
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,6 +161,18 @@ def load_released_model(
         warnings.warn(f"{message}; {instead}.", stacklevel=2)
         return None
     return LoadedRelease(module.eval(), payload, entry)
+
+
+def probe_all_labels(module: nn.Module, train, test) -> float:
+    """The metric an encoder is released with: a linear probe on its features of every training label (200 L-BFGS
+    iterations), scored on the test set; ``train`` and ``test`` have ``images`` and ``labels``. Rounded to 4 places."""
+    from .evaluate import extract_features, linear_probe
+
+    t0 = time.perf_counter()
+    acc = linear_probe(extract_features(module, train.images), train.labels,
+                       extract_features(module, test.images), test.labels, max_iter=200).accuracy
+    print(f"  linear probe, all {len(train.labels):,} labels: {acc:.4f} ({time.perf_counter() - t0:.0f} s)")
+    return round(acc, 4)
 
 
 def hardware_description() -> str:

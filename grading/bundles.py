@@ -22,13 +22,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from course_utils.assign import problems  # noqa: E402
-from course_utils.grade.spec import assignment_paths  # noqa: E402
-from course_utils.nbcode import (  # noqa: E402
+from course_utils.assign import problems
+from course_utils.grade.spec import assignment_paths
+from course_utils.nbcode import (
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
     END_HIDDEN,
@@ -39,6 +35,7 @@ from course_utils.nbcode import (  # noqa: E402
     is_instructor_note,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
 GRADESCOPE = ROOT / "grading" / "gradescope"
 STUDENT_FILES = ["README.md", "environment.yml", "pyproject.toml", "course", "data/README.md"]

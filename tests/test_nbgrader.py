@@ -1,6 +1,6 @@
 """The real nbgrader takes the course's notebooks as they are (slow: ``./course test-nbgrader``, not in CI).
 
-nbgrader is not a course dependency: this test makes its own environment (``tools/nbgrader_env.py``:
+nbgrader is not a course dependency: this test makes its own environment (``course_utils/grade/nbgrader_env.py``:
 ``.cache/nbgrader-venv``, nbgrader 0.9.6 from PyPI), and is skipped, saying why, when nbgrader cannot be
 installed. Then, in a scratch nbgrader
 course folder:
@@ -16,7 +16,6 @@ course folder:
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -32,8 +31,7 @@ ASSIGNMENTS = ["01_jensen_elbo", "02_autoencoders", "03_vae", "04_simclr", "05_m
 
 @pytest.fixture(scope="module")
 def nbgrader_env():
-    sys.path.insert(0, str(ROOT / "tools"))
-    from nbgrader_env import NbgraderUnavailable, nbgrader_env
+    from course_utils.grade.nbgrader_env import NbgraderUnavailable, nbgrader_env
 
     try:
         env_dir, env = nbgrader_env()
@@ -47,7 +45,7 @@ def _course(tmp_path, assignment):
     (root / "source" / assignment).mkdir(parents=True)
     (root / "source" / assignment / f"{assignment}.ipynb").write_bytes((ROOT / "solutions" / f"{assignment}.ipynb")
                                                                         .read_bytes())
-    from nbgrader_env import course_config  # tools/ is on sys.path (the nbgrader fixture)
+    from course_utils.grade.nbgrader_env import course_config
 
     (root / "nbgrader_config.py").write_text(course_config(root, timeout=600))
     return root

@@ -16,11 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from course_utils.grade import grade
+from course_utils.grade.spec import assignment_paths, load_assignment
 
-from course_utils.grade import grade  # noqa: E402
-from course_utils.grade.spec import assignment_paths, load_assignment  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:

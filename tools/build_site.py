@@ -46,11 +46,8 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from course_utils import webassets  # noqa: E402
-from course_utils.nbcode import (  # noqa: E402
+from course_utils import webassets
+from course_utils.nbcode import (
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
     END_HIDDEN,
@@ -59,6 +56,7 @@ from course_utils.nbcode import (  # noqa: E402
     replace_blocks,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "site"
 EXERCISE_RE = re.compile(r"^#{2,4}\s*Exercise\s+(\d+)\s*(★+)\s*\(\s*(\d+)\s*min\s*\)\s*:?\s*(.*)$", re.M)
 TIME_RE = re.compile(r"about\s+(\d+)\s*min", re.I)

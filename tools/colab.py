@@ -31,7 +31,6 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 # The one place that names the public repository (unknown while the course is being written).
 REPO_URL = "https://github.com/YOUR-ORG/ssl-course"

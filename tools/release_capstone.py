@@ -33,8 +33,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
 
 NOTEBOOK = "06_when_does_ssl_work"
 RELEASE_AS = {"SimCLR": "simclr", "AE": "ae"}  # variants: released name = this + variant
@@ -131,15 +129,17 @@ def half_rounded(module):
 
 
 def release_variants(ns: dict, done, args) -> None:
-    from release_checkpoints import find, probe
-
     from course_utils import capstone as cs
+    from course_utils.checkpoints import find_cached
     from course_utils.models import as_mlp_encoder
-    from course_utils.released import hardware_description, release_checkpoint
+    from course_utils.released import hardware_description, probe_all_labels, release_checkpoint
 
     train, test = ns["course"].load_data(train=True), ns["course"].load_data(train=False)
     for method, variant, X in done:
-        payload = find(f"capstone-{method.lower()}", {"n": len(X), "data": cs._fingerprint(X)})  # images tell apart
+        try:  # the images tell the variants apart
+            payload = find_cached(f"capstone-{method.lower()}", {"n": len(X), "data": cs._fingerprint(X)})
+        except LookupError as e:
+            raise SystemExit(f"{e} (or this script without --release-only)") from None
         if method == "SimCLR":
             module = cs.SimCLRModel(width=payload["config"]["width"])
             module.load_state_dict(payload["state_dict"])
@@ -151,7 +151,7 @@ def release_variants(ns: dict, done, args) -> None:
             kind = "mlp_encoder"
         config = {k: v for k, v in payload["config"].items() if k != "code"}  # "data": which images it saw
         config.update(kind=kind, variant=variant, notebook=NOTEBOOK, profile=args.profile)
-        acc = probe(features, train, test)
+        acc = probe_all_labels(features, train, test)
         entry = release_checkpoint(
             RELEASE_AS[method] + variant, module, config, metrics={"linear_probe_all_labels": acc},
             history=payload.get("history"), train_seconds=payload.get("train_seconds", 0.0), half=True,

@@ -19,49 +19,29 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
 
+from course_utils import capstone as cs
+from course_utils.checkpoints import find_cached
+from course_utils.data import load_fashion_mnist
+from course_utils.mae import Features
+from course_utils.models import MLPVAE, Encode, as_mlp_encoder
+from course_utils.released import hardware_description, probe_all_labels, release_checkpoint
+from course_utils.simclr import SimCLRModel
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from course_utils import capstone as cs  # noqa: E402
-from course_utils.data import load_fashion_mnist  # noqa: E402
-from course_utils.evaluate import extract_features, linear_probe  # noqa: E402
-from course_utils.mae import Features  # noqa: E402
-from course_utils.models import MLPVAE, Encode, as_mlp_encoder  # noqa: E402
-from course_utils.paths import cache_dir  # noqa: E402
-from course_utils.released import hardware_description, release_checkpoint  # noqa: E402
-from course_utils.simclr import SimCLRModel  # noqa: E402
-
 N_FULL = 60_000
 CACHE_NAME = {"vae": "vae_bernoulli"}  # the name a model has in the notebooks' cache, where it differs
 
 
-def find(prefix: str, want: dict) -> dict:
-    """The newest cached checkpoint ``<prefix>-<key>.pt`` whose config contains ``want``."""
-    hits = []
-    for path in (cache_dir() / "checkpoints").glob(f"{prefix}-*.pt"):
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("name") == prefix and all(payload["config"].get(k) == v for k, v in want.items()):
-            hits.append((path.stat().st_mtime, path, payload))
-    if not hits:
-        raise SystemExit(f"no cached {prefix!r} checkpoint with {want} in {cache_dir()}: run the notebook in the "
-                         "full profile first (see this script's docstring)")
-    _, path, payload = max(hits, key=lambda h: h[0])
-    print(f"{prefix}: {path.name}, trained in {payload.get('train_seconds', 0):.0f} s")
-    return payload
-
-
-def probe(module, train, test) -> float:
-    """The released metric: a linear probe on the features of every training label, scored on the test set."""
-    t0 = time.perf_counter()
-    acc = linear_probe(extract_features(module, train.images), train.labels,
-                       extract_features(module, test.images), test.labels, max_iter=200).accuracy
-    print(f"  linear probe, all {len(train.labels):,} labels: {acc:.4f} ({time.perf_counter() - t0:.0f} s)")
-    return round(acc, 4)
+def find(name: str, want: dict) -> dict:
+    """:func:`course_utils.checkpoints.find_cached`, or this script's exit with its message."""
+    try:
+        return find_cached(name, want)
+    except LookupError as e:
+        raise SystemExit(f"{e} (see this script's docstring)") from None
 
 
 def main(argv=None) -> int:
@@ -124,7 +104,7 @@ def main(argv=None) -> int:
         else:
             features = {"ae": as_mlp_encoder, "dae": as_mlp_encoder, "simclr": lambda m: m.f, "mae": Features,
                         "vae": lambda m: Encode(m, mean_only=True)}[name](module)
-            metrics = {"linear_probe_all_labels": probe(features, train, test)}
+            metrics = {"linear_probe_all_labels": probe_all_labels(features, train, test)}
         entry = release_checkpoint(
             name, module, config, metrics=metrics,
             history=payload.get("history"), train_seconds=payload.get("train_seconds", 0.0),

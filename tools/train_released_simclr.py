@@ -35,16 +35,15 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from course_utils.assign import solution_namespace
+from course_utils.checkpoints import save_checkpoint
+from course_utils.data import load_fashion_mnist
+from course_utils.evaluate import extract_features, knn_accuracy, linear_probe
+from course_utils.profiles import get_device, seed_everything
+from course_utils.simclr import SimCLRModel
+from course_utils.train import fit
 
-from course_utils.assign import solution_namespace  # noqa: E402
-from course_utils.checkpoints import save_checkpoint  # noqa: E402
-from course_utils.data import load_fashion_mnist  # noqa: E402
-from course_utils.evaluate import extract_features, knn_accuracy, linear_probe  # noqa: E402
-from course_utils.profiles import get_device, seed_everything  # noqa: E402
-from course_utils.simclr import SimCLRModel  # noqa: E402
-from course_utils.train import fit  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:

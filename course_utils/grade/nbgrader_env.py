@@ -1,6 +1,6 @@
 """A scratch environment with the real nbgrader, for compatibility tests and benchmarks (not a course dependency).
 
-    python tools/nbgrader_env.py          # makes .cache/nbgrader-venv (nbgrader 0.9.6 from PyPI) and prints its path
+    python -m course_utils.grade.nbgrader_env   # makes .cache/nbgrader-venv (nbgrader 0.9.6 from PyPI), prints its path
 
 The environment sees the course's ``.venv`` packages through a ``.pth`` file, so the kernels nbgrader starts have
 torch and course_utils without a second copy of them. :func:`nbgrader_env` returns its folder and the environment
@@ -16,7 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from ..paths import REPO_ROOT as ROOT
+
 NBGRADER = "nbgrader==0.9.6"
 ENV_DIR = ROOT / ".cache" / "nbgrader-venv"
 

@@ -1,0 +1,39 @@
+"""The maintainers' scripts (tools/, benchmarks/, grading/bundles.py) import the course as an installed package
+(``./course setup`` installs it, editable, into .venv): none edits ``sys.path``, and none imports another script
+or the tests; what two of them share lives in ``course_utils`` (see CONTRIBUTING.md, "Tools and benchmarks")."""
+
+import ast
+
+import pytest
+
+from conftest import ROOT
+
+FILES = sorted(p for d in ("tools", "benchmarks") for p in (ROOT / d).rglob("*.py")) + [ROOT / "grading" / "bundles.py"]
+SCRIPTS = {p.stem for p in FILES if '__name__ == "__main__"' in p.read_text()}
+NOT_IMPORTABLE = SCRIPTS | {"tools", "benchmarks", "tests", "submissions", "grading"}
+
+
+def _imports(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield node, [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node, [node.module]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_script_neither_edits_sys_path_nor_imports_another_script(path):
+    tree = ast.parse(path.read_text())
+    # code, not text: tools/colab.py writes a sys.path line into the Colab notebooks' set-up cell, as a string
+    edits = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "path"
+             and isinstance(n.value, ast.Name) and n.value.id == "sys"]
+    assert not edits, f"{path.name} uses sys.path (lines {edits}): import course_utils, which .venv has installed"
+    wrong = [(node.lineno, name) for node, names in _imports(tree) for name in names
+             if name.split(".")[0] in NOT_IMPORTABLE]
+    assert not wrong, f"{path.name} imports another script or the tests {wrong}: move what they share to course_utils"
+
+
+def test_the_check_sees_the_scripts():
+    assert {"release_checkpoints", "release_capstone", "train_released_simclr", "simclr_mae_cpu_runs",
+            "grade_throughput", "vae_reference", "bundles"} <= SCRIPTS
+    assert "pytorch_examples" not in SCRIPTS  # the benchmarks' shared module (pytorch/examples' VAE) is no script
