@@ -53,9 +53,16 @@ def extract_features(
     X: torch.Tensor,
     batch_size: int = 512,
     device: torch.device | str | None = None,
+    autocast: torch.dtype | str | None = "auto",
 ) -> torch.Tensor:
-    """Run ``encoder`` (``None``: the raw pixels) over ``X`` in eval mode; returns ``[N, D]`` on the CPU. The
-    encoder runs as :func:`fused_for_inference` makes it (``encoder`` itself is not changed)."""
+    """Run ``encoder`` (``None``: the raw pixels) over ``X`` in eval mode; returns ``[N, D]`` float32 on the CPU.
+    The encoder runs as :func:`fused_for_inference` makes it (``encoder`` itself is not changed).
+
+    ``autocast``: the dtype the encoder computes in under ``torch.autocast``; ``"auto"`` (default) is bfloat16
+    where the device computes it natively (:func:`course_utils.speed.autocast_dtype`; ``COURSE_BF16=0`` turns it
+    off), ``None`` is float32. In bf16 the course's CNN encoder runs about 2x faster on such a CPU; its features
+    differ by up to about 1e-2 relative, and a linear probe on them by 0.0002 in accuracy (the released SimCLR,
+    60,000 labels: 0.9012 against 0.9014)."""
     if encoder is None:
         return X.reshape(len(X), -1).float().clone()
     if device is None:
@@ -63,10 +70,17 @@ def extract_features(
             device = next(encoder.parameters()).device
         except StopIteration:
             device = torch.device("cpu")
+    device = torch.device(device)
+    if autocast == "auto":
+        from .speed import autocast_dtype
+
+        autocast = autocast_dtype(device)
     encoder = fused_for_inference(encoder)
     out = []
-    for i in range(0, len(X), batch_size):
-        out.append(encoder(X[i : i + batch_size].to(device)).reshape(min(batch_size, len(X) - i), -1).float().cpu())
+    with torch.autocast(device.type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+        for i in range(0, len(X), batch_size):
+            h = encoder(X[i : i + batch_size].to(device))
+            out.append(h.reshape(min(batch_size, len(X) - i), -1).float().cpu())
     return torch.cat(out)
 
 

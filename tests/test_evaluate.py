@@ -52,8 +52,22 @@ def test_extract_features_flattens_and_keeps_mode():
     enc = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dropout(0.5))
     enc.train()
     X = torch.randn(10, 1, 8, 8)
-    f1 = extract_features(enc, X, batch_size=3)
-    f2 = extract_features(enc, X, batch_size=7)
+    f1 = extract_features(enc, X, batch_size=3, autocast=None)
+    f2 = extract_features(enc, X, batch_size=7, autocast=None)
     assert f1.shape == (10, 2 * 6 * 6) and torch.allclose(f1, f2, atol=1e-6)  # eval mode: no dropout noise
     assert enc.training
     assert torch.equal(extract_features(None, X), X.reshape(10, -1))
+
+
+def test_extract_features_in_bfloat16_is_close_to_float32_and_returns_float32(monkeypatch):
+    torch.manual_seed(0)
+    enc = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5))
+    X = torch.rand(16, 1, 8, 8)
+    exact = extract_features(enc, X, autocast=None)
+    low = extract_features(enc, X, autocast=torch.bfloat16)
+    assert low.dtype == torch.float32 and low.shape == exact.shape
+    assert not torch.equal(low, exact) and torch.allclose(low, exact, rtol=3e-2, atol=3e-2)
+    monkeypatch.setenv("COURSE_BF16", "0")
+    assert torch.equal(extract_features(enc, X), exact)  # "auto" follows COURSE_BF16
+    monkeypatch.setenv("COURSE_BF16", "1")
+    assert torch.equal(extract_features(enc, X), low)

@@ -93,3 +93,20 @@ def test_warmup_cosine_schedule():
         opt.step()
         sched.step()
     assert abs(lrs[0] - 0.2) < 1e-9 and abs(lrs[4] - 1.0) < 1e-9 and lrs[-1] < 0.05
+
+
+def test_encoder_runs_channels_last_and_computes_the_same_function():
+    torch.manual_seed(0)
+    f = S.Encoder(width=8).eval()
+    convs = [m for m in f.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        h = f(x)
+        # the same layers in the usual layout: the same features (to float rounding)
+        plain = S.Encoder(width=8).eval()
+        plain.load_state_dict(f.state_dict())
+        assert all(c.weight.is_contiguous(memory_format=torch.channels_last)
+                   for c in plain.modules() if isinstance(c, torch.nn.Conv2d))  # loading keeps the layout
+        ref = plain.net.to(memory_format=torch.contiguous_format)(x)
+    assert torch.allclose(h, ref, atol=1e-5)
