@@ -276,6 +276,21 @@ def recorded() -> list[str]:
         for name, x in r["summary"].items():
             lines.append(f"| {name} | {x['float64_s']} s | {x['float32_s']} s | {x['speedup']}x | "
                          f"{x['accuracy_float64']} / {x['accuracy_float32']} |")
+    loops = RESULTS / "training_loops.json"
+    if loops.exists():
+        r = json.loads(loops.read_text())
+        m, peak = r["machine"], r["peak_gflops"]
+        lines += ["", f"Training loops (`training_loops.py`, {r['started']}, {r['profile']} profile, "
+                  f"{m['torch_threads']} threads, native bf16: {m['native_bf16']}; peak float32 matmul "
+                  f"{peak['float32']['matmul']:.0f} GFLOP/s, conv {peak['float32']['conv']:.0f}):", "",
+                  "| notebook | loop | MFLOP/image | before: images/s (of matmul peak), s | now | speedup |",
+                  "|---|---|---|---|---|---|"]
+        for row in r["loops"]:
+            b, n = row["before"], row["now"]
+            lines.append(f"| {row['notebook']} | {row['loop']} | {b['flops_per_image'] / 1e6:.1f} | "
+                         f"{b['images_per_s']:,.0f} ({b['fraction_of_matmul']:.2f}), {b['projected_seconds']:.0f} | "
+                         f"{n['images_per_s']:,.0f} ({n['fraction_of_matmul']:.2f} of {n['autocast'] or 'float32'}), "
+                         f"{n['projected_seconds']:.0f} | {b['projected_seconds'] / n['projected_seconds']:.2f}x |")
     ref = RESULTS / "vae_reference.json"
     if ref.exists():
         r = json.loads(ref.read_text())
