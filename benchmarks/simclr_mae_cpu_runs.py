@@ -28,8 +28,10 @@ import torch.nn.functional as F
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.data import load_data
 from course_utils.evaluate import extract_features, knn_accuracy, linear_probe, per_class_subset
+from course_utils.mae import ADAMW as MAE_ADAMW
 from course_utils.mae import MAE, Features, ViTClassifier
 from course_utils.profiles import BUDGETS
+from course_utils.simclr import ADAMW as SIMCLR_ADAMW
 from course_utils.simclr import Encoder, SimCLRModel, warmup_cosine
 from course_utils.train import fit
 
@@ -101,8 +103,8 @@ def run_simclr(budget_s, X, y, Xte, yte):
     def loss_fn(model, xb, yb):
         return nt_xent_loss(model(augment(xb, generator=aug_gen)), model(augment(xb, generator=aug_gen)), 0.5)
 
-    res = {"config": {"width": width, "batch_size": bs, "tau": 0.5, "lr": 2e-3, "weight_decay": 1e-4}}
-    res["train"] = train_for(model, loss_fn, X, bs, budget_s, 2e-3, 1e-4)
+    res = {"config": {"width": width, "batch_size": bs, "tau": 0.5, **SIMCLR_ADAMW}}
+    res["train"] = train_for(model, loss_fn, X, bs, budget_s, SIMCLR_ADAMW["lr"], SIMCLR_ADAMW["weight_decay"])
     torch.manual_seed(0)
     res["eval"] = probe_all(
         {"SimCLR f (h)": model.f, "SimCLR g(f) (z)": model, "random f (h)": Encoder(width), "raw pixels": None},
@@ -129,8 +131,10 @@ def run_mae(budget_s, X, y, Xte, yte, finetune_steps):
         loss, _, _ = model(xb, 0.75, gen)
         return loss
 
-    res = {"config": {"batch_size": bs, "mask_ratio": 0.75, "lr": 1.5e-3, "weight_decay": 0.05}}
-    res["train"] = train_for(mae, loss_fn, X, bs, budget_s, 1.5e-3, 0.05, betas=(0.9, 0.95))
+    res = {"config": {"batch_size": bs, "mask_ratio": 0.75, "lr": MAE_ADAMW["lr"],
+                      "weight_decay": MAE_ADAMW["weight_decay"]}}
+    res["train"] = train_for(mae, loss_fn, X, bs, budget_s, MAE_ADAMW["lr"], MAE_ADAMW["weight_decay"],
+                             betas=MAE_ADAMW["betas"])
     res["eval"] = probe_all(
         {"MAE encoder": Features(mae), "random ViT": Features(build(1)), "raw pixels": None}, X, y, Xte, yte
     )

@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -25,18 +24,10 @@ from course_utils.data import load_data
 from course_utils.mae import MAE, ViTClassifier
 from course_utils.profiles import BUDGETS
 from course_utils.simclr import SimCLRModel
+from course_utils.speed import timed
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "simclr_mae_throughput.json"
-
-
-def timed(fn, min_seconds=3.0, min_reps=3):
-    fn()  # warm-up
-    reps, t0 = 0, time.perf_counter()
-    while reps < min_reps or time.perf_counter() - t0 < min_seconds:
-        fn()
-        reps += 1
-    return (time.perf_counter() - t0) / reps
 
 
 def per_sample_pipeline():

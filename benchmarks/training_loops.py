@@ -29,7 +29,9 @@ import torch.nn.functional as F
 
 from course_utils.capstone import load_your_code
 from course_utils.data import load_data
+from course_utils.mae import ADAMW as MAE_ADAMW
 from course_utils.profiles import BUDGETS
+from course_utils.simclr import ADAMW as SIMCLR_ADAMW
 from course_utils.speed import machine_peak, measure_step, native_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +96,7 @@ def loops(profile: str, wanted: set[str]) -> list[Loop]:
             return nt_xent(m(augment(xb, generator=gen)), m(augment(xb, generator=gen)), 0.5)
 
         def adamw(params, fused):
-            return torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4, fused=fused)
+            return torch.optim.AdamW(params, **SIMCLR_ADAMW, fused=fused)
 
         w, sb = B["simclr_width"], B["simclr_batch_size"]
         ablation = 6 * B["simclr_ablation_epochs"] * B["simclr_ablation_n_train"]  # 7 runs, one shared
@@ -115,7 +117,7 @@ def loops(profile: str, wanted: set[str]) -> list[Loop]:
         gen = torch.Generator().manual_seed(1)
 
         def adamw(params, fused):
-            return torch.optim.AdamW(params, lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05, fused=fused)
+            return torch.optim.AdamW(params, **MAE_ADAMW, fused=fused)
 
         mb = B["mae_batch_size"]
         abl = B["mae_ablation_epochs"] * B["mae_ablation_n_train"]

@@ -29,6 +29,7 @@ from torch import nn
 
 from .checkpoints import load_or_train
 from .evaluate import extract_features
+from .mae import ADAMW as MAE_ADAMW
 from .models import (  # notebook 06's modules live in .models; re-exported here (cs.Classifier, cs.mlp_encoder)
     MLPVAE,
     Classifier,
@@ -40,6 +41,7 @@ from .models import (  # notebook 06's modules live in .models; re-exported here
 from .nbcode import base_namespace, definitions, definitions_digest, run_definitions
 from .paths import REPO_ROOT
 from .released import checkpoint_mode, load_released_model
+from .simclr import ADAMW as SIMCLR_ADAMW
 from .simclr import Encoder, SimCLRModel, warmup_cosine
 from .train import History, fit
 
@@ -189,8 +191,9 @@ def train_simclr(code: YourCode, X, *, steps, batch_size, width, tau=0.5, seed=0
     augment, nt_xent_loss = code["augment"], code["nt_xent_loss"]
     batch_size = min(batch_size, len(X))
     epochs = epochs_for(steps, len(X), batch_size)
-    config = {"width": width, "n": len(X), "epochs": epochs, "batch_size": batch_size, "tau": tau, "lr": 2e-3,
-              "weight_decay": 1e-4, "seed": seed, "data": _fingerprint(X), "code": code.digest}
+    config = {"width": width, "n": len(X), "epochs": epochs, "batch_size": batch_size, "tau": tau,
+              "lr": SIMCLR_ADAMW["lr"], "weight_decay": SIMCLR_ADAMW["weight_decay"], "seed": seed,
+              "data": _fingerprint(X), "code": code.digest}
 
     def build(cfg):
         torch.manual_seed(seed)
@@ -203,7 +206,7 @@ def train_simclr(code: YourCode, X, *, steps, batch_size, width, tau=0.5, seed=0
             return nt_xent_loss(model(augment(xb, generator=gen)), model(augment(xb, generator=gen)), tau)
 
         total = epochs * (len(X) // batch_size)
-        opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+        opt = torch.optim.AdamW(model.parameters(), **SIMCLR_ADAMW)
         return fit(model, loss_fn, X, epochs=epochs, batch_size=batch_size, optimizer=opt, drop_last=True,
                    scheduler=warmup_cosine(opt, total, warmup_steps=min(100, total // 10)), device=device,
                    seed=seed, desc=name)
@@ -220,13 +223,14 @@ def build_mae(code: YourCode, seed: int = 0):
 
 def train_mae(code: YourCode, X, *, epochs, batch_size, mask_ratio=0.75, seed=0, device=None, name="capstone-mae"):
     """The MAE as in notebook 05 (AdamW 1.5e-3, betas 0.9/0.95, warmup + cosine)."""
-    config = {"n": len(X), "epochs": epochs, "batch_size": batch_size, "mask_ratio": mask_ratio, "lr": 1.5e-3,
-              "weight_decay": 0.05, "seed": seed, "data": _fingerprint(X), "code": code.digest}
+    config = {"n": len(X), "epochs": epochs, "batch_size": batch_size, "mask_ratio": mask_ratio,
+              "lr": MAE_ADAMW["lr"], "weight_decay": MAE_ADAMW["weight_decay"], "seed": seed,
+              "data": _fingerprint(X), "code": code.digest}
 
     def train(model):
         gen = torch.Generator().manual_seed(seed + 1)
         total = epochs * math.ceil(len(X) / batch_size)
-        opt = torch.optim.AdamW(model.parameters(), lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05)
+        opt = torch.optim.AdamW(model.parameters(), **MAE_ADAMW)
         return fit(model, lambda m, xb, yb: m(xb, mask_ratio, gen)[0], X, epochs=epochs, batch_size=batch_size,
                    optimizer=opt, scheduler=warmup_cosine(opt, total, warmup_steps=min(200, total // 10)),
                    device=device, seed=seed, desc=name)

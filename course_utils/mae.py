@@ -40,6 +40,10 @@ def sincos_pos_embed(dim: int, grid_size: int) -> torch.Tensor:
     return torch.cat([one_axis(gy), one_axis(gx)], dim=1).float()  # [L, dim]
 
 
+# notebook 05's optimizer (He et al.'s AdamW betas; a linear warm-up, then cosine decay): every MAE run of the course
+ADAMW = {"lr": 1.5e-3, "betas": (0.9, 0.95), "weight_decay": 0.05}
+
+
 def _attention_backend(x: torch.Tensor):
     """Under bfloat16 autocast on a CPU, attention runs as plain matrix products and a softmax: for the course's
     short sequences (13 tokens in the encoder, 50 in the decoder) that is about 2x faster than the fused CPU kernel in
@@ -238,4 +242,4 @@ def num_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["MAE", "ViTClassifier", "Features", "sincos_pos_embed", "num_parameters"]
+__all__ = ["MAE", "ViTClassifier", "Features", "sincos_pos_embed", "num_parameters", "ADAMW"]

@@ -51,7 +51,6 @@ class Course:
             ]
         )
 
-
     def _precision(self) -> str:
         if self.autocast is not None:
             return "training in bfloat16 autocast, native here; COURSE_BF16=0 for float32"

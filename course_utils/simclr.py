@@ -174,6 +174,10 @@ class SimCLRModel(nn.Module):
         return self.g(self.f(x))
 
 
+# notebook 04's optimizer (AdamW; a linear warm-up, then cosine decay): what every SimCLR run of the course uses
+ADAMW = {"lr": 2e-3, "weight_decay": 1e-4}
+
+
 def warmup_cosine(
     optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0
 ) -> torch.optim.lr_scheduler.LambdaLR:
@@ -199,4 +203,5 @@ __all__ = [
     "ProjectionHead",
     "SimCLRModel",
     "warmup_cosine",
+    "ADAMW",
 ]

@@ -40,6 +40,7 @@ from course_utils.checkpoints import save_checkpoint
 from course_utils.data import load_fashion_mnist
 from course_utils.evaluate import extract_features, knn_accuracy, linear_probe
 from course_utils.profiles import get_device, seed_everything
+from course_utils.simclr import ADAMW as SIMCLR_ADAMW
 from course_utils.simclr import SimCLRModel
 from course_utils.train import fit
 
@@ -52,8 +53,8 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=100, help="planned epochs (cut by --deadline if needed)")
     ap.add_argument("--batch-size", type=int, default=512, help="N images, 2N views per step")
     ap.add_argument("--tau", type=float, default=0.5)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--weight-decay", type=float, default=1e-4)
+    ap.add_argument("--lr", type=float, default=SIMCLR_ADAMW["lr"])
+    ap.add_argument("--weight-decay", type=float, default=SIMCLR_ADAMW["weight_decay"])
     ap.add_argument("--warmup-epochs", type=int, default=5)
     ap.add_argument("--n-train", type=int, default=60_000)
     ap.add_argument("--seed", type=int, default=0)
