@@ -98,6 +98,35 @@ class ProbeResult:
             return self.classifier((feats - self.mean) / self.std).argmax(1)
 
 
+class _ProbeObjective:
+    """The probe's objective, mean cross-entropy + ``wd``/2 * ||W||^2, and its gradient, written out by hand.
+
+    The same function and gradient as ``F.cross_entropy`` with autograd (to float rounding), at about two thirds
+    of the time: the softmax runs over the class axis of a ``[k, N]`` array, where it vectorizes over the N
+    images, instead of over 10 classes at a time, and there is no graph to build. The two matrix products, one
+    pass over the features each, are what remains (``benchmarks/probe_precision.py`` times both).
+    """
+
+    def __init__(self, X: torch.Tensor, labels: torch.Tensor, weight_decay: float):
+        self.X, self.labels, self.wd = X, labels, weight_decay
+        self.columns = torch.arange(len(X))
+
+    @torch.no_grad()
+    def __call__(self, W: torch.Tensor, b: torch.Tensor):
+        logits = torch.addmm(b, self.X, W.T).T.contiguous()  # [k, N]
+        top = logits.amax(0)
+        p = (logits - top).exp_()
+        total = p.sum(0)
+        log_total = total.log()
+        n = len(self.X)
+        picked = logits.gather(0, self.labels[None]).sum()
+        loss = (top.sum() + log_total.sum() - picked) / n + 0.5 * self.wd * W.pow(2).sum()
+        p /= total  # softmax: d(mean cross-entropy)/d(logits) is (softmax - one_hot) / n
+        p[self.labels, self.columns] -= 1
+        p /= n
+        return loss, torch.addmm(W, p, self.X, beta=self.wd), p.sum(1)
+
+
 def linear_probe(
     train_feats: torch.Tensor,
     train_labels: torch.Tensor,
@@ -135,11 +164,10 @@ def linear_probe(
     nn.init.zeros_(clf.bias)
     opt = torch.optim.LBFGS(clf.parameters(), lr=1.0, max_iter=max_iter, history_size=20,
                             line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
+    objective = _ProbeObjective(Xtr, train_labels, weight_decay)
 
     def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(clf(Xtr), train_labels) + 0.5 * weight_decay * clf.weight.pow(2).sum()
-        loss.backward()
+        loss, clf.weight.grad, clf.bias.grad = objective(clf.weight.detach(), clf.bias.detach())
         return loss
 
     opt.step(closure)

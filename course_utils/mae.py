@@ -228,6 +228,10 @@ class Features(nn.Module):
     05, full profile, the mask-ratio ablation's r = 0.75 model: 0.769 in float32, 0.734 from bf16 features; its main
     MAE 0.803 against 0.802), where the CNN's lost nothing (SimCLR's h: 0.855 and 0.856)."""
 
+    # without gradients, images go through the ViT this many at a time: on a CPU its [n, 50, 384] MLP activations
+    # then stay in cache (fed 512 at a time, 1,900 images/s on 2 cores; 128: 2,500, the same features to the bit)
+    chunk = 128
+
     def __init__(self, mae: MAE, pool: str = "mean"):
         super().__init__()
         self.mae = mae
@@ -235,7 +239,10 @@ class Features(nn.Module):
 
     def forward(self, imgs: torch.Tensor) -> torch.Tensor:
         with torch.autocast(imgs.device.type, enabled=False):
-            return self.mae.forward_features(imgs.float(), self.pool)
+            x = imgs.float()
+            if torch.is_grad_enabled() or len(x) <= self.chunk:
+                return self.mae.forward_features(x, self.pool)
+            return torch.cat([self.mae.forward_features(part, self.pool) for part in x.split(self.chunk)])
 
 
 def num_parameters(module: nn.Module) -> int:

@@ -71,3 +71,25 @@ def test_extract_features_in_bfloat16_is_close_to_float32_and_returns_float32(mo
     assert torch.equal(extract_features(enc, X), exact)  # "auto" follows COURSE_BF16
     monkeypatch.setenv("COURSE_BF16", "1")
     assert torch.equal(extract_features(enc, X), low)
+
+
+def test_probe_objective_by_hand_matches_autograd_cross_entropy():
+    # the probe's hand-written loss and gradient against F.cross_entropy + the L2 penalty through autograd, at
+    # a point where the softmax is far from uniform (large logits) and with a class that has no example
+    import torch.nn.functional as F
+
+    from course_utils.evaluate import _ProbeObjective
+
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(300, 7, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 4, (300,), generator=g, dtype=torch.int64)
+    W = (5 * torch.randn(5, 7, generator=g, dtype=torch.float64)).requires_grad_()
+    b = torch.randn(5, generator=g, dtype=torch.float64).requires_grad_()
+    wd = 0.3
+    want = F.cross_entropy(X @ W.T + b, y) + 0.5 * wd * W.pow(2).sum()
+    want.backward()
+    loss, gW, gb = _ProbeObjective(X, y, wd)(W.detach(), b.detach())
+    assert torch.allclose(loss, want.detach(), rtol=1e-12, atol=0)
+    assert torch.allclose(gW, W.grad, rtol=1e-10, atol=1e-14)
+    assert torch.allclose(gb, b.grad, rtol=1e-10, atol=1e-14)
+    assert gb[4].abs() > 0  # the class with no example still gets the softmax's share of the gradient

@@ -126,3 +126,20 @@ def test_features_are_float32_under_autocast():
             low = m.forward_features(x)  # the model itself still follows autocast (fine-tuning trains in bf16)
     assert inside.dtype == torch.float32 and torch.equal(inside, exact)
     assert low.dtype == torch.bfloat16
+
+
+def test_features_go_through_the_vit_in_chunks_without_gradients():
+    m = _mae().eval()
+    x = torch.rand(11, 1, 28, 28)
+    whole, chunked = Features(m), Features(m)
+    whole.chunk, chunked.chunk = 100, 4
+    calls = []
+    hook = m.blocks[0].register_forward_hook(lambda mod, inp, out: calls.append(len(inp[0])))
+    with torch.no_grad():
+        want, got = whole(x), chunked(x)
+    assert calls == [11, 4, 4, 3]
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+    calls.clear()
+    chunked(x).sum().backward()  # with gradients (training): one pass, as before
+    hook.remove()
+    assert calls == [11]
