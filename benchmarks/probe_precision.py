@@ -1,6 +1,6 @@
 """The linear probe in float32 against float64: the same test accuracy, in how much time (issue 16).
 
-``course_utils.evaluate.linear_probe`` is the course's one probe (notebooks 02, 04, 05 and about 130 probes in
+``course_utils.evaluate.linear_probe`` is the course's one probe (notebooks 02, 04, 05 and about 150 probes in
 06). This fits it on all 60,000 Fashion-MNIST training images with both precisions, alternating, on two feature
 sets: the raw pixels (784) and the course's CNN encoder f with random weights (width 24: 96 features), and
 records seconds, L-BFGS iterations and test accuracy.
