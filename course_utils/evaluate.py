@@ -104,7 +104,7 @@ class _ProbeObjective:
     The same function and gradient as ``F.cross_entropy`` with autograd (to float rounding), at about two thirds
     of the time: the softmax runs over the class axis of a ``[k, N]`` array, where it vectorizes over the N
     images, instead of over 10 classes at a time, and there is no graph to build. The two matrix products, one
-    pass over the features each, are what remains (``benchmarks/probe_precision.py`` times both).
+    pass over the features each, are what remains (``benchmarks/probe_precision.py`` times whole probes).
     """
 
     def __init__(self, X: torch.Tensor, labels: torch.Tensor, weight_decay: float):

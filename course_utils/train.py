@@ -8,10 +8,10 @@ a ``tqdm.auto`` progress bar, and a returned :class:`History`.
     history = fit(model, loss_fn, X, epochs=course.profile.epochs, device=course.device)
     history["loss"]                          # one mean per epoch
 
-Set ``COURSE_PROGRESS=0`` to hide progress bars. The maintainers' longer runs use the same loop:
-``autocast=torch.bfloat16`` (mixed precision on a GPU), and ``step_end``, a hook after every optimizer step (a
-learning-rate plan made from the first steps' speed, a time budget, logging; ``epochs=None`` trains until it says
-stop).
+Set ``COURSE_PROGRESS=0`` to hide progress bars. ``autocast=course.autocast`` trains in bfloat16 mixed precision
+where the device computes it natively (float32 elsewhere). The maintainers' longer runs use the same loop, with
+``step_end``, a hook after every optimizer step (a learning-rate plan made from the first steps' speed, a time
+budget, logging; ``epochs=None`` trains until it says stop).
 """
 
 from __future__ import annotations
