@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import re
 import sys
 from pathlib import Path
 
@@ -157,6 +158,21 @@ def strip_outputs(paths) -> list[Path]:
     return changed
 
 
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # every control character but the newline; tabs too
+
+
+def _control_characters(path: Path, nb) -> list[str]:
+    r"""A control character in a cell's source is nearly always a backslash lost to a Python string escape: "\text"
+    written without a raw string becomes a tab and "ext", "\frac" a form feed and "rac", and MathJax shows garbage."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for m in _CONTROL.finditer(cell.source):
+            around = cell.source[max(0, m.start() - 20) : m.end() + 12]
+            found.append(f"{path}, cell {i} ({cell.cell_type}): control character {m.group()!r} in {around!r}; "
+                         "a lost backslash? (\\text written as a tab + 'ext'). Write the backslash itself.")
+    return found
+
+
 def problems(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
     """Everything wrong between solutions/ and notebooks/, in words (empty when all is well)."""
     out = []
@@ -166,6 +182,7 @@ def problems(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOK
         nb = _read(sol)
         if any(c.cell_type == "code" and (c.outputs or c.execution_count) for c in nb.cells):
             out.append(f"{sol} holds outputs: run `python -m course_utils.assign --strip`.")
+        out += _control_characters(sol, nb)
         try:
             expected = _text(student_notebook(nb))
         except MarkerError as e:

@@ -74,6 +74,20 @@ def test_outputs_in_a_solution_are_caught(tmp_path):
     assert any("holds outputs" in p for p in problems(sols, nbs))
 
 
+def test_a_backslash_lost_to_a_string_escape_is_caught(tmp_path):
+    # LaTeX in a Python string without r"": "\t" of "\text" becomes a tab and "\f" of "\frac" a form feed
+    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
+    shutil.copytree(ROOT / "solutions", sols)
+    shutil.copytree(ROOT / "notebooks", nbs)
+    target = sols / SOLUTIONS[0].name
+    nb = nbformat.read(target, as_version=4)
+    markdown = next(c for c in nb.cells if c.cell_type == "markdown")
+    markdown.source += "\n\nThe weight $\\lambda_{\text{adv}}$ and $\frac{1}{2}$."  # the escapes are the point
+    nbformat.write(nb, target)
+    found = [p for p in problems(sols, nbs) if "control character" in p]
+    assert len(found) == 2 and "'\\t'" in found[0] and "'\\x0c'" in found[1], found
+
+
 def _solution_lines():
     """Every substantial line inside a solution or hidden-test block of any solution notebook."""
     lines = set()
