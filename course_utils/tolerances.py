@@ -115,6 +115,10 @@ def above(pattern: str, floor: float, why: str) -> tuple[str, Callable]:
 # levels (0-255), compared by their mean difference. Accuracies are stored to 3-4 digits. The rule: a tolerance is
 # at least 3x the kernel spread (most are 5-20x) and, where the kernel spread allows, below the seed spread, so
 # that a change as large as another seed's still fails.
+# Measured again 2026-12-02 on a CPU with AVX2 and no AVX-512 (AMD EPYC, 2 cores; its own kernels, one thread, and the
+# generic kernels: benchmarks/results/stored_spread_avx2_cpu.json). Real AVX2 moved some trained values 2-20x more
+# than AVX2 imitated on the AVX-512 CPU (CI there failed on 04's 10-label probe: 0.031 > 0.03); the tolerances below
+# are at least 3x the larger spread, above a seed's where the two are alike (training amplifies any rounding).
 ACC = accuracies()
 IMG = Tol(atol=1.0, mean=True)  # a trained model's images: mean |difference| <= 1 level
 VAE_IMG = Tol(atol=3.0, mean=True)  # the VAEs' images move more (kernels: mean up to 1.07 levels)
@@ -139,8 +143,9 @@ TOLERANCES: dict[tuple[str, str], Spec] = {
     ("02_autoencoders", "finetune"): trained(
         {"*": Tol(atol=0.01)}, "kernels: 0.001; seeds: 0.010-0.014", (ACC,)),
     ("02_autoencoders", "denoising"): trained(
-        {"test_loss/*": Tol(atol=0.1), "recon": IMG, "probes/*": Tol(atol=0.02)},
-        "kernels: test_loss 0.015, recon mean 0.06 levels (max 2), probes 0.008; seeds: test_loss 0.22-5.7, "
+        {"test_loss/*": Tol(atol=0.6), "recon": IMG, "probes/*": Tol(atol=0.03)},
+        "kernels: test_loss 0.015 (0.2 with the generic kernels on an AVX2-only CPU), recon mean 0.06 levels (max 2), "
+        "probes 0.009; seeds: test_loss 0.22-5.7, "
         "recon mean 25, probes 0.002-0.047", (accuracies("probes/*"), finite("test_loss/*"))),
     # 03
     ("03_vae", "gradient_estimates"): deterministic(2e-3, 1e-3),  # float16: kernels 0.00195, one float16 step
@@ -159,23 +164,24 @@ TOLERANCES: dict[tuple[str, str], Spec] = {
         "kernels: codes mean 0.014 (max 0.09), images mean 0.08 levels, test_nelbo 0; seeds: codes mean 2.1, "
         "images mean 35, test_nelbo 1.7", (finite("codes"),)),
     ("03_vae", "density"): trained(
-        {"curve": Tol(atol=0.5), "nll": Tol(atol=0.5), "nll_sem": Tol(atol=0.02), "*": Tol(atol=0)},
-        "kernels: curve 0.11, nll 0.032, nll_sem 0.001; seeds: curve 1.5, nll 1.5, nll_sem 0.026",
+        {"curve": Tol(atol=0.5), "nll": Tol(atol=0.5), "nll_sem": Tol(atol=0.05), "*": Tol(atol=0)},
+        "kernels: curve 0.11, nll 0.032, nll_sem 0.015 (AVX2-only CPU); seeds: curve 1.5, nll 1.5, nll_sem 0.026",
         (finite("curve"),)),
     ("03_vae", "anomaly"): trained(
-        {"*": Tol(atol=5.0, mean=True)},
-        "kernels: per-image scores mean 0.26-0.9 nats (max 6 of ~600); seeds: mean 10-32 nats", (finite(),)),
+        {"*": Tol(atol=12.0, mean=True)},
+        "kernels: per-image scores mean 0.26-0.9 nats (max 6 of ~600; 4.0 on an AVX2-only CPU); seeds: mean 10-32 "
+        "nats", (finite(),)),
     ("03_vae", "ae_vs_vae"): trained(
         {"ae_samples": IMG, "vae_samples": IMG, "ae_mean": Tol(atol=0.15), "vae_mean": Tol(atol=0.15),
-         "ae_std": Tol(atol=0.1), "vae_std": Tol(atol=0.1), "ae_train_curve": Tol(atol=0.5), "recon/*": Tol(atol=0.5),
+         "ae_std": Tol(atol=0.1), "vae_std": Tol(atol=0.1), "ae_train_curve": Tol(atol=0.5), "recon/*": Tol(atol=1.0),
          "sq_norm/ae": Tol(atol=0.5), "sq_norm/vae": Tol(atol=1.0), "in_prior_range/ae": Tol(atol=0.005),
          "in_prior_range/vae": Tol(atol=0.04), "far_from_codes/ae": Tol(atol=0.002),
-         "far_from_codes/vae": Tol(atol=0.01), "prior_range": Tol(atol=0.01)},
-        "kernels: ae_mean 0.028, ae_std 0.013, vae_mean 0.03, vae_std 0.021, ae_train_curve 0.06, recon 0.09, "
-        "sq_norm 0.09 (AE) and 0.3 (VAE), in_prior_range 0.001 (AE) and 0.013 (VAE), far_from_codes 0 and 0.001, "
-        "prior_range 0, images mean 0.06-0.14 levels (max 1); seeds: ae_mean 7.5, ae_std 2.4, vae_mean 0.73, "
-        "vae_std 0.49, ae_train_curve 3.8, recon 2.2-4.4, sq_norm 29 and 1.7, in_prior_range 0.01 and 0.02, "
-        "far_from_codes 0.003 and 0.2, prior_range 0.16, images mean 30-37",
+         "far_from_codes/vae": Tol(atol=0.05), "prior_range": Tol(atol=0.01)},
+        "kernels: ae_mean 0.028, ae_std 0.013, vae_mean 0.03, vae_std 0.021, ae_train_curve 0.06, recon 0.09 (0.27 on "
+        "an AVX2-only CPU), sq_norm 0.09 (AE) and 0.3 (VAE), in_prior_range 0.001 (AE) and 0.013 (VAE), far_from_codes "
+        "0 and 0.001 (0.017), prior_range 0, images mean 0.06-0.14 levels (max 1); seeds: ae_mean 7.5, ae_std 2.4, "
+        "vae_mean 0.73, vae_std 0.49, ae_train_curve 3.8, recon 2.2-4.4, sq_norm 29 and 1.7, in_prior_range 0.01 and "
+        "0.02, far_from_codes 0.003 and 0.2, prior_range 0.16, images mean 30-37",
         (("the autoencoder's training loss ends below where it starts",
           lambda v: v["ae_train_curve"][-1] < v["ae_train_curve"][0]),
          ("the shares lie in [0, 1]", lambda v: all(0.0 <= x <= 1.0 for part in ("in_prior_range", "far_from_codes")
@@ -191,15 +197,18 @@ TOLERANCES: dict[tuple[str, str], Spec] = {
     # 04
     ("04_simclr", "views"): deterministic(**{"*": U8}),  # kernels: 0 levels
     ("04_simclr", "similarity_matrices"): trained(
-        {"random weights": Tol(atol=1e-5), "after SimCLR": Tol(atol=0.05)},
-        "kernels: random weights 3e-7, after SimCLR 0.0088 (mean 0.002); seeds: 2.3e-4 and 0.39",
+        {"random weights": Tol(atol=1e-5), "after SimCLR": Tol(atol=0.06)},
+        "kernels: random weights 3e-7, after SimCLR 0.0088 (mean 0.002; 0.019 on an AVX2-only CPU); seeds: 2.3e-4 "
+        "and 0.39",
         (("similarities lie in [-1, 1]", lambda v: all(float(m.abs().max()) <= 1 + 1e-5 for m in v.values())),)),
     ("04_simclr", "results"): trained(
-        {"*/raw pixels": Tol(atol=0.005), "*/random f (h)": Tol(atol=0.01), "*": Tol(atol=0.03)},
-        "kernels: SimCLR probes and k-NN <= 0.013, random encoder <= 0.003, raw pixels 0; seeds: SimCLR "
-        "0.005-0.05, random encoder <= 0.002, raw pixels 0", (ACC,)),
+        {"*/raw pixels": Tol(atol=0.005), "*/random f (h)": Tol(atol=0.01), "labels/10/*": Tol(atol=0.1),
+         "*": Tol(atol=0.05)},
+        "kernels: SimCLR probes and k-NN <= 0.013 (on an AVX2-only CPU 0.015, and 0.031 with 10 labels per class, "
+        "as large as a seed's), random encoder <= 0.003, raw pixels 0; seeds: SimCLR 0.005-0.05, random encoder "
+        "<= 0.002, raw pixels 0", (ACC,)),
     ("04_simclr", "ablations"): trained(
-        {"*": Tol(atol=0.04)}, "kernels: <= 0.014; seeds: 0.026-0.076", (ACC,)),
+        {"*": Tol(atol=0.07)}, "kernels: <= 0.014 (0.021 on an AVX2-only CPU); seeds: 0.026-0.076", (ACC,)),
     # 05
     ("05_mae", "patch_demo"): deterministic(1e-6),
     ("05_mae", "mask_demo"): deterministic(**{"*": U8}),  # kernels: 0 levels
@@ -207,8 +216,8 @@ TOLERANCES: dict[tuple[str, str], Spec] = {
         {"images": IMG, "loss": Tol(atol=1e-3)},
         "kernels: images mean 1e-5 levels (max 1), loss 3e-8; seeds: images mean 38, loss 0.13", (finite("loss"),)),
     ("05_mae", "ablation"): trained(
-        {"*/loss": Tol(atol=1e-3), "*/probe": Tol(atol=0.02)},
-        "kernels: loss 1e-7, probe 0.005; seeds: loss 0.09-0.33, probe 0.005-0.017",
+        {"*/loss": Tol(atol=1e-3), "*/probe": Tol(atol=0.025)},
+        "kernels: loss 1e-7, probe 0.005 (0.007 on an AVX2-only CPU); seeds: loss 0.09-0.33, probe 0.005-0.017",
         (accuracies("*/probe"), finite("*/loss"))),
     ("05_mae", "results"): trained(
         {"*/raw pixels": Tol(atol=0.005), "finetune/*/labels": Tol(atol=0), "*": Tol(atol=0.02)},

@@ -435,7 +435,8 @@ def test_huge_output_is_cut_and_the_function_still_counts(crashy):
     results, _, _ = crashy
     assert len(json.dumps(results)) < 50_000
     assert "more characters of output not shown" in outputs(results, "posterior")
-    assert "MB of output" in results["output"]
+    # the whole report on failure: CI on an AVX2 machine once lost this line (not reproduced, idle or loaded)
+    assert "MB of output" in results["output"], results["output"]
 
 
 def test_a_results_file_written_by_the_notebook_is_overwritten(crashy):
