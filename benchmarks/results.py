@@ -254,11 +254,19 @@ def capstone_lines(released: dict) -> list[str]:
     return lines
 
 
+# the files of a timing script on each CPU it was run on: ``<script>.json`` from the main machine (AVX-512 with native
+# bf16), ``<script>_avx2_cpu.json`` from one with AVX2 and no AVX-512 (float32 training, like most laptops)
+TIMED_CPUS = (("", "on the main machine"), ("_avx2_cpu", "on a CPU with AVX2 and no AVX-512"))
+
+
 def recorded() -> list[str]:
     lines = gpu_lines() + capstone_lines(manifest())
-    times = RESULTS / "notebook_times.json"
-    if times.exists():
-        lines += ["", "Notebook wall times (`tools/time_notebooks.py`; an empty cache trains everything):", "",
+    for name, where in TIMED_CPUS:
+        times = RESULTS / f"notebook_times{name}.json"
+        if not times.exists():
+            continue
+        lines += ["", f"Notebook wall times {where} (`tools/time_notebooks.py`, `{times.name}`; an empty cache trains "
+                  "everything):", "",
                   "| profile | notebook | wall time | ok | started | load before / after | cache before |",
                   "|---|---|---|---|---|---|---|"]
         for prof, table in sorted(json.loads(times.read_text()).items()):
@@ -276,12 +284,14 @@ def recorded() -> list[str]:
         for name, x in r["summary"].items():
             lines.append(f"| {name} | {x['float64_s']} s | {x['float32_s']} s | {x['speedup']}x | "
                          f"{x['accuracy_float64']} / {x['accuracy_float32']} |")
-    loops = RESULTS / "training_loops.json"
-    if loops.exists():
+    for name, where in TIMED_CPUS:
+        loops = RESULTS / f"training_loops{name}.json"
+        if not loops.exists():
+            continue
         r = json.loads(loops.read_text())
         m, peak = r["machine"], r["peak_gflops"]
-        lines += ["", f"Training loops (`training_loops.py`, {r['started']}, {r['profile']} profile, "
-                  f"{m['torch_threads']} threads, native bf16: {m['native_bf16']}; peak float32 matmul "
+        lines += ["", f"Training loops {where} (`training_loops.py`, `{loops.name}`, {r['started']}, {r['profile']} "
+                  f"profile, {m['torch_threads']} threads, native bf16: {m['native_bf16']}; peak float32 matmul "
                   f"{peak['float32']['matmul']:.0f} GFLOP/s, conv {peak['float32']['conv']:.0f}):", "",
                   "| notebook | loop | MFLOP/image | before: images/s (of matmul peak), s | now | speedup |",
                   "|---|---|---|---|---|---|"]

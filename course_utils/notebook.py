@@ -54,6 +54,12 @@ class Course:
     def _precision(self) -> str:
         if self.autocast is not None:
             return "training in bfloat16 autocast, native here; COURSE_BF16=0 for float32"
+        if self.device.type == "cpu" and not self.profile.is_fast and not os.environ.get("COURSE_BF16", "").strip():
+            # measured on 2 AVX2 cores (benchmarks/results/notebook_times_avx2_cpu.json): 03 8.3, 04 13.9, 05 16.7
+            # minutes, 1.2-2.3x the README's times on a CPU with native bf16
+            return ("training in float32: this CPU has no native bfloat16, so the full profile takes up to 2.3x the "
+                    "README's times (8-17 minutes a notebook on 2 AVX2 cores); COURSE_CHECKPOINTS=released loads the "
+                    "course's trained models instead")
         return "training in float32"
 
 

@@ -68,3 +68,22 @@ def test_setup_notebook_prints_the_header(monkeypatch, capsys):
     assert course.profile.name == "fast" and course.seed == 7
     expected = torch.randn(3, generator=torch.Generator().manual_seed(7))
     assert torch.equal(torch.randn(3, generator=course.generator()), expected)
+
+
+def test_the_header_says_what_float32_costs_on_a_cpu_without_native_bf16(monkeypatch, capsys):
+    import course_utils.speed
+
+    monkeypatch.setattr(course_utils.speed, "autocast_dtype", lambda device="cpu": None)  # an AVX2 laptop
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    monkeypatch.delenv("COURSE_BF16", raising=False)
+    monkeypatch.setenv("COURSE_PROFILE", "full")
+    setup_notebook("02_autoencoders")
+    full = capsys.readouterr().out
+    assert "training in float32: this CPU has no native bfloat16" in full and "COURSE_CHECKPOINTS=released" in full
+    monkeypatch.setenv("COURSE_PROFILE", "fast")  # seconds either way: no advice
+    setup_notebook("02_autoencoders")
+    assert "no native bfloat16" not in capsys.readouterr().out
+    monkeypatch.setenv("COURSE_PROFILE", "full")
+    monkeypatch.setenv("COURSE_BF16", "0")  # float32 by choice: no advice either
+    setup_notebook("02_autoencoders")
+    assert "no native bfloat16" not in capsys.readouterr().out

@@ -27,8 +27,10 @@ import time
 from pathlib import Path
 
 import nbformat
+import torch
 
 from course_utils.notebook import cell_seconds, execute_notebook  # the one place that executes a notebook
+from course_utils.speed import native_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,6 +79,8 @@ def main(argv=None) -> int:
             "cache_before": "empty (--empty-cache)" if cache else cache_state(),
             "load_average_before": [round(x, 2) for x in os.getloadavg()],
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "cpu_kernels": torch.backends.cpu.get_cpu_capability(),  # AVX512, AVX2, ...: what ATen dispatches to
+            "native_bf16": native_bf16(),  # whether the notebooks train in bf16 autocast here (course.autocast)
         }
         try:
             nb, seconds = execute_notebook(path, args.profile, env)  # a fresh kernel, as the website build runs it
