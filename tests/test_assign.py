@@ -47,13 +47,18 @@ def test_notebooks_are_current_and_hold_no_outputs():
     assert problems() == []
 
 
-def test_an_edited_solution_without_regenerating_is_caught(tmp_path):
+def _copy_of_the_course(tmp_path):
+    """solutions/ and notebooks/ copied into tmp_path, and the first solution notebook's path and cells."""
     sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
     shutil.copytree(ROOT / "solutions", sols)
     shutil.copytree(ROOT / "notebooks", nbs)
-    assert problems(sols, nbs) == []
     target = sols / SOLUTIONS[0].name
-    nb = nbformat.read(target, as_version=4)
+    return sols, nbs, target, nbformat.read(target, as_version=4)
+
+
+def test_an_edited_solution_without_regenerating_is_caught(tmp_path):
+    sols, nbs, target, nb = _copy_of_the_course(tmp_path)
+    assert problems(sols, nbs) == []
     nb.cells[0].source += "\n\nA sentence added to the solution."
     nbformat.write(nb, target)
     found = problems(sols, nbs)
@@ -63,11 +68,7 @@ def test_an_edited_solution_without_regenerating_is_caught(tmp_path):
 
 
 def test_outputs_in_a_solution_are_caught(tmp_path):
-    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
-    shutil.copytree(ROOT / "solutions", sols)
-    shutil.copytree(ROOT / "notebooks", nbs)
-    target = sols / SOLUTIONS[0].name
-    nb = nbformat.read(target, as_version=4)
+    sols, nbs, target, nb = _copy_of_the_course(tmp_path)
     code = next(c for c in nb.cells if c.cell_type == "code")
     code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello")]
     nbformat.write(nb, target)
@@ -76,11 +77,7 @@ def test_outputs_in_a_solution_are_caught(tmp_path):
 
 def test_a_backslash_lost_to_a_string_escape_is_caught(tmp_path):
     # LaTeX in a Python string without r"": "\t" of "\text" becomes a tab and "\f" of "\frac" a form feed
-    sols, nbs = tmp_path / "solutions", tmp_path / "notebooks"
-    shutil.copytree(ROOT / "solutions", sols)
-    shutil.copytree(ROOT / "notebooks", nbs)
-    target = sols / SOLUTIONS[0].name
-    nb = nbformat.read(target, as_version=4)
+    sols, nbs, target, nb = _copy_of_the_course(tmp_path)
     markdown = next(c for c in nb.cells if c.cell_type == "markdown")
     markdown.source += "\n\nThe weight $\\lambda_{\text{adv}}$ and $\frac{1}{2}$."  # the escapes are the point
     nbformat.write(nb, target)
