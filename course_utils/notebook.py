@@ -10,6 +10,9 @@ import torch
 from . import data as _data
 from .profiles import PROFILE_ENV_VAR, Profile, get_device, get_profile, seed_everything
 
+# the notebooks whose full profile trains their models here (01 trains nothing slow; 06 loads the releases in full)
+TRAINS_IN_FULL = {"02_autoencoders", "03_vae", "04_simclr", "05_mae"}
+
 
 @dataclass
 class Course:
@@ -54,7 +57,11 @@ class Course:
     def _precision(self) -> str:
         if self.autocast is not None:
             return "training in bfloat16 autocast, native here; COURSE_BF16=0 for float32"
-        if self.device.type == "cpu" and not self.profile.is_fast and not os.environ.get("COURSE_BF16", "").strip():
+        from .released import checkpoint_mode
+
+        slow = (self.notebook in TRAINS_IN_FULL and self.device.type == "cpu" and not self.profile.is_fast
+                and checkpoint_mode() != "released")
+        if slow and not os.environ.get("COURSE_BF16", "").strip():
             # measured on 2 AVX2 cores (benchmarks/results/notebook_times_avx2_cpu.json): 03 8.3, 04 13.9, 05 16.7
             # minutes, 1.2-2.3x the README's times on a CPU with native bf16
             return ("training in float32: this CPU has no native bfloat16, so the full profile takes up to 2.3x the "

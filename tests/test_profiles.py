@@ -76,6 +76,7 @@ def test_the_header_says_what_float32_costs_on_a_cpu_without_native_bf16(monkeyp
     monkeypatch.setattr(course_utils.speed, "autocast_dtype", lambda device="cpu": None)  # an AVX2 laptop
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     monkeypatch.delenv("COURSE_BF16", raising=False)
+    monkeypatch.delenv("COURSE_CHECKPOINTS", raising=False)
     monkeypatch.setenv("COURSE_PROFILE", "full")
     setup_notebook("02_autoencoders")
     full = capsys.readouterr().out
@@ -84,6 +85,12 @@ def test_the_header_says_what_float32_costs_on_a_cpu_without_native_bf16(monkeyp
     setup_notebook("02_autoencoders")
     assert "no native bfloat16" not in capsys.readouterr().out
     monkeypatch.setenv("COURSE_PROFILE", "full")
+    setup_notebook("01_jensen_elbo")  # trains nothing slow
+    assert "no native bfloat16" not in capsys.readouterr().out
+    monkeypatch.setenv("COURSE_CHECKPOINTS", "released")  # already loading the trained models
+    setup_notebook("02_autoencoders")
+    assert "no native bfloat16" not in capsys.readouterr().out
+    monkeypatch.delenv("COURSE_CHECKPOINTS")
     monkeypatch.setenv("COURSE_BF16", "0")  # float32 by choice: no advice either
     setup_notebook("02_autoencoders")
     assert "no native bfloat16" not in capsys.readouterr().out
