@@ -27,6 +27,16 @@ import torch
 import torch.nn.functional as F
 
 
+def bf16_forced() -> bool | None:
+    """``COURSE_BF16``'s answer: ``False`` for 0/false/no/off, ``True`` for 1/true/yes/on, ``None`` when unset."""
+    forced = os.environ.get("COURSE_BF16", "").strip().lower()
+    if forced in {"0", "false", "no", "off"}:
+        return False
+    if forced in {"1", "true", "yes", "on"}:
+        return True
+    return None
+
+
 def native_bf16(device: torch.device | str = "cpu") -> bool:
     """Whether bfloat16 matmuls and convolutions run natively on ``device``.
 
@@ -34,11 +44,9 @@ def native_bf16(device: torch.device | str = "cpu") -> bool:
     has AVX512-BF16 or AMX instructions; elsewhere bf16 is emulated and slower than float32.
     ``COURSE_BF16=0`` (or ``1``) overrides the answer.
     """
-    forced = os.environ.get("COURSE_BF16", "").strip().lower()
-    if forced in {"0", "false", "no", "off"}:
-        return False
-    if forced in {"1", "true", "yes", "on"}:
-        return True
+    forced = bf16_forced()
+    if forced is not None:
+        return forced
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
@@ -137,4 +145,6 @@ def measure_step(step: Callable[[], object], batch: int, min_seconds: float = 2.
     return StepSpeed(batch, seconds, count_flops(step))
 
 
-__all__ = ["native_bf16", "autocast_dtype", "timed", "count_flops", "machine_peak", "StepSpeed", "measure_step"]
+__all__ = [
+    "bf16_forced", "native_bf16", "autocast_dtype", "timed", "count_flops", "machine_peak", "StepSpeed", "measure_step",
+]
