@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -41,24 +40,11 @@ from course_utils.mae import Features
 from course_utils.models import MLPVAE
 from course_utils.released import is_released, load_released, manifest
 from course_utils.simclr import Encoder
+from course_utils.speed import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores ({torch.get_num_threads()} torch threads){gpu}; "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
 
 
 def auroc(inlier: torch.Tensor, outlier: torch.Tensor) -> float:
@@ -255,8 +241,10 @@ def capstone_lines(released: dict) -> list[str]:
 
 
 # the files of a timing script on each CPU it was run on: ``<script>.json`` from the main machine (AVX-512 with native
-# bf16), ``<script>_avx2_cpu.json`` from one with AVX2 and no AVX-512 (float32 training, like most laptops)
-TIMED_CPUS = (("", "on the main machine"), ("_avx2_cpu", "on a CPU with AVX2 and no AVX-512"))
+# bf16), ``<script>_avx2_cpu.json`` from one with AVX2 and no AVX-512 (float32 training, like most laptops),
+# ``<script>_amx_cpu.json`` from an Intel Xeon with AMX (AVX-512, native bf16 and bf16 matrix tiles)
+TIMED_CPUS = (("", "on the main machine"), ("_avx2_cpu", "on a CPU with AVX2 and no AVX-512"),
+              ("_amx_cpu", "on an Intel Xeon with AMX (AVX-512 and bf16)"))
 
 
 def recorded() -> list[str]:
@@ -301,6 +289,16 @@ def recorded() -> list[str]:
                          f"{b['images_per_s']:,.0f} ({b['fraction_of_matmul']:.2f}), {b['projected_seconds']:.0f} | "
                          f"{n['images_per_s']:,.0f} ({n['fraction_of_matmul']:.2f} of {n['autocast'] or 'float32'}), "
                          f"{n['projected_seconds']:.0f} | {b['projected_seconds'] / n['projected_seconds']:.2f}x |")
+    batches = RESULTS / "inference_batch.json"
+    if batches.exists():
+        r = json.loads(batches.read_text())
+        sizes = list(r["encoders"][0]["images_per_s"])
+        lines += ["", f"Feature extraction by batch size (`inference_batch.py`, {r['started']}, {r['machine']}; "
+                  f"autocast {r['autocast']}; images/s):", "",
+                  "| encoder | " + " | ".join(sizes) + " | default |", "|---|" + "---|" * (len(sizes) + 1)]
+        for row in r["encoders"]:
+            lines.append(f"| {row['encoder']} | " + " | ".join(f"{row['images_per_s'][b]:,}" for b in sizes)
+                         + f" | {row['default_batch']} |")
     ref = RESULTS / "vae_reference.json"
     if ref.exists():
         r = json.loads(ref.read_text())

@@ -27,6 +27,26 @@ import torch
 import torch.nn.functional as F
 
 
+def machine() -> str:
+    """This machine in words, for benchmark records: the CPU's model, cores, torch threads, GPU, kernels, versions.
+    The model name tells CPUs of one architecture apart (``platform.machine()`` says only ``x86_64``)."""
+    import platform
+    from pathlib import Path
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores ({torch.get_num_threads()} torch threads){gpu}, ATen "
+            f"{torch.backends.cpu.get_cpu_capability()} kernels; Python {platform.python_version()}, "
+            f"torch {torch.__version__}")
+
+
 def bf16_forced() -> bool | None:
     """``COURSE_BF16``'s answer: ``False`` for 0/false/no/off, ``True`` for 1/true/yes/on, ``None`` when unset."""
     forced = os.environ.get("COURSE_BF16", "").strip().lower()

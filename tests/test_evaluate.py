@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.evaluate import extract_features, knn_accuracy, linear_probe, per_class_subset
+from course_utils.evaluate import extract_features, inference_batch_size, knn_accuracy, linear_probe, per_class_subset
 
 
 def _blobs(n_per_class=50, d=5, classes=3, spread=0.3, seed=0):
@@ -57,6 +57,17 @@ def test_extract_features_flattens_and_keeps_mode():
     assert f1.shape == (10, 2 * 6 * 6) and torch.allclose(f1, f2, atol=1e-6)  # eval mode: no dropout noise
     assert enc.training
     assert torch.equal(extract_features(None, X), X.reshape(10, -1))
+
+
+def test_the_batch_fed_to_an_encoder_is_small_on_a_cpu_for_conv_and_transformer_layers_only():
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten())
+    vit = nn.Sequential(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True))
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 4), nn.ReLU())
+    assert inference_batch_size(conv) == inference_batch_size(vit) == 128
+    assert inference_batch_size(mlp) == 512 and inference_batch_size(conv, "cuda") == 512
+    X = torch.randn(300, 1, 8, 8)  # 128 + 128 + 44: every image once, in order
+    assert torch.allclose(extract_features(conv, X, autocast=None), extract_features(conv, X, 300, autocast=None),
+                          atol=1e-6)
 
 
 def test_extract_features_in_bfloat16_is_close_to_float32_and_returns_float32(monkeypatch):

@@ -59,3 +59,9 @@ def test_bf16_is_off_where_onednn_has_no_bf16(monkeypatch):
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
     assert speed.native_bf16("cpu") is False
     assert speed.native_bf16("meta") is False
+
+
+def test_the_machine_is_described_by_its_cpu_cores_and_versions():
+    text = speed.machine()
+    assert f"{torch.get_num_threads()} torch threads" in text and torch.__version__ in text
+    assert torch.backends.cpu.get_cpu_capability() in text

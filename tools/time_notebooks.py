@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import nbformat
 import torch
 
 from course_utils.notebook import cell_seconds, execute_notebook  # the one place that executes a notebook
-from course_utils.speed import native_bf16
+from course_utils.speed import machine, native_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +77,7 @@ def main(argv=None) -> int:
             "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "cache_before": "empty (--empty-cache)" if cache else cache_state(),
             "load_average_before": [round(x, 2) for x in os.getloadavg()],
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "machine": machine(),
             "cpu_kernels": torch.backends.cpu.get_cpu_capability(),  # AVX512, AVX2, ...: what ATen dispatches to
             "native_bf16": native_bf16(),  # whether the notebooks train in bf16 autocast here (course.autocast)
         }
