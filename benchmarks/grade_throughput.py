@@ -18,7 +18,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import time
 from pathlib import Path
 
 import nbformat
+
+from course_utils.speed import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "grade_throughput.json"
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
         work = Path(tmp)
         (work / "subs").mkdir()
         made = build(work / "subs", a.assignments, a.copies)
-        record = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        record = {"machine": machine(),
                   "when": time.strftime("%Y-%m-%d %H:%M"), "copies": a.copies, "assignments": a.assignments,
                   "workers": a.workers}
         record["ours"] = ours(made, a.workers, work / "graded")

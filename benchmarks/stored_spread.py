@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 from course_utils import stored
 from course_utils.notebook import NotebookRunError, execute_notebook
+from course_utils.speed import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "stored_spread.json"
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     ap.add_argument("--notebooks", nargs="+", default=list(NOTEBOOKS))
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
-    results = {"machine": f"{platform.machine()}, {platform.processor() or '?'}", "profile": "fast",
+    results = {"machine": machine(), "profile": "fast",
                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "config_env": {c: CONFIGS[c][1] for c in args.configs}, "configs": {}}
     with tempfile.TemporaryDirectory(prefix="stored-spread-") as tmp:

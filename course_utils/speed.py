@@ -19,9 +19,11 @@ A ratio near 1 says the step is bound by arithmetic that already runs at the ker
 from __future__ import annotations
 
 import os
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -30,9 +32,6 @@ import torch.nn.functional as F
 def machine() -> str:
     """This machine in words, for benchmark records: the CPU's model, cores, torch threads, GPU, kernels, versions.
     The model name tells CPUs of one architecture apart (``platform.machine()`` says only ``x86_64``)."""
-    import platform
-    from pathlib import Path
-
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
