@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
-from course_utils.mae import MAE, Features, ViTClassifier, sincos_pos_embed
+from course_utils.mae import MAE, Block, Features, ViTClassifier, sincos_pos_embed
 
 SOL = solution_namespace(SOLUTIONS_DIR / "05_mae.ipynb")
 
@@ -98,9 +98,10 @@ def _attention_kernels(fn) -> set[str]:
     return {e.key for e in prof.key_averages() if "attention" in e.key}
 
 
-def test_attention_runs_as_matmul_and_softmax_under_cpu_autocast():
-    """bf16 autocast on a CPU: the fused flash kernel (2x slower there in bf16) is not used; float32 keeps it. The two
-    give the same loss to bf16's precision."""
+def test_attention_is_float32_and_fused_under_cpu_autocast():
+    """bf16 autocast on a CPU: the blocks multiply queries and keys in float32 with the fused flash kernel (bf16
+    attention is the slow part of a step there), as without autocast. The two give the same loss to bf16's
+    precision."""
     m = _mae().train()
     x = torch.rand(8, 1, 28, 28)
 
@@ -108,11 +109,50 @@ def test_attention_runs_as_matmul_and_softmax_under_cpu_autocast():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             return m(x, 0.75, torch.Generator().manual_seed(0))[0]
 
-    fp32 = _attention_kernels(lambda: loss(False))
-    bf16 = _attention_kernels(lambda: loss(True))
-    assert any("flash" in k for k in fp32), fp32
-    assert not any("flash" in k for k in bf16), bf16
-    assert loss(True).item() == pytest.approx(loss(False).item(), rel=0.05)
+    class AttentionDtypes(torch.overrides.TorchFunctionMode):
+        def __init__(self):
+            super().__init__()
+            self.seen = set()
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func is torch.nn.functional.scaled_dot_product_attention:
+                self.seen.add(args[0].dtype)
+            return func(*args, **(kwargs or {}))
+
+    for autocast in (False, True):
+        with AttentionDtypes() as mode:
+            kernels = _attention_kernels(lambda: loss(autocast).backward())
+        if autocast:  # (without it, nn.MultiheadAttention calls the kernel inside its own torch function)
+            assert mode.seen == {torch.float32}, mode.seen
+        assert any("flash" in k and k.endswith("_backward") for k in kernels), (autocast, kernels)
+    assert loss(True).item() == pytest.approx(loss(False).item(), rel=0.02)
+
+
+def test_a_block_is_a_transformer_encoder_layer_with_its_parameters():
+    """mae.Block keeps nn.TransformerEncoderLayer's state dict (the released MAE loads) and, without autocast, its
+    output to float32's rounding; under autocast it agrees with the layer's own bf16 attention to bf16's precision,
+    and with a mask it is the layer."""
+    torch.manual_seed(0)
+    block = Block(32, 4, 4.0).train()
+    layer = torch.nn.TransformerEncoderLayer(
+        32, 4, 128, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+    ).train()
+    assert list(block.state_dict()) == list(layer.state_dict())
+    layer.load_state_dict(block.state_dict())
+    x = torch.randn(5, 13, 32)
+    for train in (True, False):  # without gradients the layer takes its own fast path
+        block.train(train), layer.train(train)
+        with torch.set_grad_enabled(train):
+            torch.testing.assert_close(block(x), layer(x), rtol=1e-5, atol=1e-5)
+    block.train(), layer.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours, theirs = block(x).float(), layer(x).float()
+    assert ours.dtype == theirs.dtype
+    assert (ours - theirs).abs().max() <= 0.05 * theirs.abs().max()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pad = torch.zeros(5, 13, dtype=torch.bool)
+        pad[:, -2:] = True
+        assert torch.equal(block(x, src_key_padding_mask=pad), layer(x, src_key_padding_mask=pad))  # the layer's path
 
 
 def test_features_are_float32_under_autocast():
@@ -125,7 +165,8 @@ def test_features_are_float32_under_autocast():
             inside = Features(m)(x)
             low = m.forward_features(x)  # the model itself still follows autocast (fine-tuning trains in bf16)
     assert inside.dtype == torch.float32 and torch.equal(inside, exact)
-    assert low.dtype == torch.bfloat16
+    assert not torch.equal(low.float(), exact)  # its matrix products ran in bf16
+    torch.testing.assert_close(low.float(), exact, rtol=0.05, atol=0.05)
 
 
 def test_features_go_through_the_vit_in_chunks_without_gradients():
