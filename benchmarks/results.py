@@ -242,9 +242,11 @@ def capstone_lines(released: dict) -> list[str]:
 
 # the files of a timing script on each CPU it was run on: ``<script>.json`` from the main machine (AVX-512 with native
 # bf16), ``<script>_avx2_cpu.json`` from one with AVX2 and no AVX-512 (float32 training, like most laptops),
-# ``<script>_amx_cpu.json`` from an Intel Xeon with AMX (AVX-512, native bf16 and bf16 matrix tiles)
+# ``<script>_amx_cpu.json`` from an Intel Xeon with AMX (AVX-512, native bf16 and bf16 matrix tiles),
+# ``<script>_zen5_cpu.json`` from an AMD EPYC of CPU family 26 (Zen 5: AVX-512 and bf16 at full width)
 TIMED_CPUS = (("", "on the main machine"), ("_avx2_cpu", "on a CPU with AVX2 and no AVX-512"),
-              ("_amx_cpu", "on an Intel Xeon with AMX (AVX-512 and bf16)"))
+              ("_amx_cpu", "on an Intel Xeon with AMX (AVX-512 and bf16)"),
+              ("_zen5_cpu", "on an AMD EPYC of CPU family 26 (Zen 5; AVX-512 and bf16)"))
 
 
 def recorded() -> list[str]:
