@@ -274,6 +274,17 @@ def recorded() -> list[str]:
         for name, x in r["summary"].items():
             lines.append(f"| {name} | {x['float64_s']} s | {x['float32_s']} s | {x['speedup']}x | "
                          f"{x['accuracy_float64']} / {x['accuracy_float32']} |")
+    iters = RESULTS / "probe_iterations.json"
+    if iters.exists():
+        r = json.loads(iters.read_text())
+        counts = sorted({row["max_iter"] for row in r["rows"]})
+        lines += ["", f"Linear probe test accuracy by L-BFGS iterations (`probe_iterations.py`, {r['started']}, "
+                  f"{r['n_train']:,} labels; the `full` profile uses 200; seconds in brackets):", "",
+                  "| features | " + " | ".join(str(c) for c in counts) + " |", "|---|" + "---|" * len(counts)]
+        for name in dict.fromkeys(row["features"] for row in r["rows"]):
+            got = {row["max_iter"]: row for row in r["rows"] if row["features"] == name}
+            lines.append(f"| {name} | " + " | ".join(
+                f"{got[c]['test_accuracy']:.4f} ({got[c]['seconds']:.1f})" if c in got else "-" for c in counts) + " |")
     for name, where in TIMED_CPUS:
         loops = RESULTS / f"training_loops{name}.json"
         if not loops.exists():
