@@ -251,7 +251,7 @@ class Features(nn.Module):
     the images apart (such a model, 10,000 images and 2 epochs: probe 0.777 in float32, 0.749 in bf16, 0.764 with
     only the transformer blocks in bf16; the released MAE: 0.8044, 0.8035, 0.8031). Keeping the residual stream in
     float32 and only the blocks' products in bf16 (``Block`` under autocast) is 1.5-1.7x faster and still not enough:
-    10,000 images and 2 epochs at r = 0.75, probe 0.769 in float32 and 0.758 so; at r = 0.25 0.779 and 0.774; the
+    10,000 images and 2 epochs at r = 0.75, probe 0.769 in float32 and 0.758 that way; at r = 0.25 0.779 and 0.774; the
     released MAE 0.8037 and 0.8044 (60,000 labels)."""
 
     # without gradients, images go through the ViT this many at a time: on a CPU its [n, 50, 384] MLP activations
