@@ -312,6 +312,15 @@ def recorded() -> list[str]:
         for row in r["encoders"]:
             lines.append(f"| {row['encoder']} | " + " | ".join(f"{row['images_per_s'][b]:,}" for b in sizes)
                          + f" | {row['default_batch']} |")
+    att = RESULTS / "attention.json"
+    if att.exists():
+        r = json.loads(att.read_text())
+        lines += ["", f"The ViT's attention, fused kernel against written out (`attention.py`, {r['started']}, "
+                  f"{r['machine']}; {r['unit']}, {r['rounds']} rounds interleaved; the course keeps the fused one):",
+                  "", "| loop | fused kernel | written out | ratio |", "|---|---|---|---|"]
+        for row in r["rows"]:
+            lines.append(f"| {row['loop']} | {row['fused kernel']:,} | {row['written out']:,} | "
+                         f"{row['written_out_over_fused']:.2f}x |")
     ref = RESULTS / "vae_reference.json"
     if ref.exists():
         r = json.loads(ref.read_text())

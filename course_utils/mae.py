@@ -56,7 +56,13 @@ class Block(nn.TransformerEncoderLayer):
     cores of an AMD EPYC with AVX-512 and bf16: a training step of the MAE (batch 256) 2,023 images/s with the unfused
     bf16 attention, 2,887 with this (``benchmarks/training_loops.py``); the fine-tuned ViT (batch 64) 1,341 against
     1,555; ``Features`` 2,807 images/s through the fast path, 3,546 through this (the same features to 1e-6). With a
-    mask, or ``is_causal``, it is the layer."""
+    mask, or ``is_causal``, it is the layer.
+
+    Attention written out in float32 (two batched matrix products and a softmax) is no faster where the notebooks
+    run: on the same CPU, six loops and four rounds interleaved, 0.90-1.05x of this. Time such variants without
+    calling ``torch.set_num_threads``: after ``torch.set_num_threads(2)`` (2 cores, so no change of count) the fused
+    kernel ran 20-25 % slower (the MAE step 2,344 images/s against 2,956, the written-out one 2,916 and 2,814), which
+    made the written-out one look 1.2-1.3x faster; a Jupyter kernel, and ``OMP_NUM_THREADS=2``, run as without it."""
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float):
         super().__init__(
