@@ -6,7 +6,7 @@ Each variant is timed in turn, ``--rounds`` times interleaved (this machine's lo
 side-by-side figures compare), and the median images/s is recorded: a training step of the MAE (mask 0.75, batch
 256) and of the fine-tuned ViT (batch 64), in bf16 autocast where this CPU has native bf16 and in float32, and
 ``extract_features`` of ``Features`` (float32) and of the ViT classifier (autocast). The loops and their steps are
-``benchmarks/training_loops.py``'s. The written-out variant stands in for ``scaled_dot_product_attention`` for the
+``course_utils.training_loops``'. The written-out variant stands in for ``scaled_dot_product_attention`` for the
 duration of its rounds (the two agree to float32 rounding; checked here before timing). Run it without
 ``torch.set_num_threads``: after that call the fused kernel runs 20-25 % slower on 2 cores (``mae.Block`` says more).
 
@@ -26,13 +26,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from benchmarks.training_loops import loops, measure
 from course_utils import mae
 from course_utils.assign import SOLUTIONS_DIR
 from course_utils.capstone import build_mae, load_your_code
 from course_utils.data import load_data
 from course_utils.evaluate import extract_features
 from course_utils.speed import machine, native_bf16
+from course_utils.training_loops import loops, measure
 
 OUT = Path(__file__).resolve().parent / "results" / "attention.json"
 FUSED = F.scaled_dot_product_attention
