@@ -321,6 +321,17 @@ def recorded() -> list[str]:
         for row in r["rows"]:
             lines.append(f"| {row['loop']} | {row['fused kernel']:,} | {row['written out']:,} | "
                          f"{row['written_out_over_fused']:.2f}x |")
+    comp = RESULTS / "compile.json"
+    if comp.exists():
+        r = json.loads(comp.read_text())
+        lines += ["", f"`torch.compile` of the training steps (`compile.py`, {r['started']}, {r['machine']}; autocast "
+                  f"{r['autocast']}; an empty compilation cache; the course runs them eager):", "",
+                  "| loop | eager, images/s | compiled, images/s | compiling, s | net saving over the loop, s |",
+                  "|---|---|---|---|---|"]
+        for row in r["rows"]:
+            lines.append(f"| {row['loop']} ({row['images']:,} images) | {row['eager']['images_per_s']:,} | "
+                         f"{row['compiled']['images_per_s']:,} | {row['compile_seconds']} | "
+                         f"{row['net_saving_seconds']:+} |")
     ref = RESULTS / "vae_reference.json"
     if ref.exists():
         r = json.loads(ref.read_text())
