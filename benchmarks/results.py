@@ -183,17 +183,22 @@ def throughput(args) -> list[tuple]:
     return rows
 
 
+def markdown_table(columns: list[str], rows: list[list[object]]) -> list[str]:
+    """A Markdown table: the header row, the rule, and one line per row."""
+    return (["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
 def gpu_lines() -> list[str]:
     """The recorded GPU run (``benchmarks/results/gpu_run.json``, from ``tools/gpu_full_run.sh``): absolute times."""
     path = RESULTS / "gpu_run.json"
     if not path.exists():
         return []
     r = json.loads(path.read_text())
-    lines = ["", f"GPU figures, absolute ({r['device']}, {r['date']}; `{path.relative_to(ROOT)}`). {r['sharing']}", "",
-             "| full profile | wall time | note |", "|---|---|---|"]
-    for nb, e in r["notebooks_full_profile_seconds"].items():
-        wall = f"{e['wall_seconds'] / 60:.1f} min" if e.get("wall_seconds") else "-"
-        lines.append(f"| `{nb}` | {wall} | {e.get('note', '')} |")
+    lines = ["", f"GPU figures, absolute ({r['device']}, {r['date']}; `{path.relative_to(ROOT)}`). {r['sharing']}", ""]
+    lines += markdown_table(["full profile", "wall time", "note"], [
+        [f"`{nb}`", f"{e['wall_seconds'] / 60:.1f} min" if e.get("wall_seconds") else "-", e.get("note", "")]
+        for nb, e in r["notebooks_full_profile_seconds"].items()])
     t = r["simclr_release_training"]
     lines += ["", f"Released SimCLR (`{t['script']}`): {t['epochs']} epochs in {t['train_seconds']:.0f} s, "
               f"median {t['images_per_second_median']:,} training images/s ({t['epoch_seconds_median']} s per epoch); "
@@ -214,11 +219,13 @@ def capstone_lines(released: dict) -> list[str]:
     variants = sorted((v["config"]["variant"] for k, v in runs.items() if v["config"].get("kind") == "simclr"),
                       key=lambda var: (not var[2:].isdigit(), int(var[2:]) if var[2:].isdigit() else 0, var))
     if variants:
-        lines += ["| pretrained on | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
-        for method in ("simclr", "ae"):
-            cells = [runs.get(f"{method}{v}", {}).get("metrics", {}).get("linear_probe_all_labels") for v in variants]
-            lines.append(f"| {method}, linear probe on all labels | " +
-                         " | ".join("-" if c is None else f"{c:.3f}" for c in cells) + " |")
+        def probe(key):
+            return runs.get(key, {}).get("metrics", {}).get("linear_probe_all_labels")
+
+        lines += markdown_table(["pretrained on"] + variants, [
+            [f"{method}, linear probe on all labels"]
+            + ["-" if probe(method + v) is None else f"{probe(method + v):.3f}" for v in variants]
+            for method in ("simclr", "ae")])
     groups: dict[tuple, list[float]] = {}
     for k, v in runs.items():
         c = v["config"]
@@ -228,15 +235,15 @@ def capstone_lines(released: dict) -> list[str]:
             groups.setdefault((what, c["n"]), []).append(v["metrics"]["test_accuracy"])
     if groups:
         sizes = sorted({n for _, n in groups})
-        lines += ["", "| trained on labels | " + " | ".join(f"{n:,}" for n in sizes) + " |",
-                  "|---|" + "---|" * len(sizes)]
+        rows = []
         for what in sorted({w for w, _ in groups}):
             cells = []
             for n in sizes:
                 acc = torch.tensor(groups.get((what, n), []), dtype=torch.float64)
                 cells.append("-" if not len(acc) else f"{acc.mean():.3f}" +
                              (f" ± {acc.std():.3f} ({len(acc)} seeds)" if len(acc) > 1 else ""))
-            lines.append(f"| {what}, test accuracy | " + " | ".join(cells) + " |")
+            rows.append([f"{what}, test accuracy"] + cells)
+        lines += [""] + markdown_table(["trained on labels"] + [f"{n:,}" for n in sizes], rows)
     return lines
 
 
@@ -249,97 +256,93 @@ TIMED_CPUS = (("", "on the main machine"), ("_avx2_cpu", "on a CPU with AVX2 and
               ("_zen5_cpu", "on an AMD EPYC of CPU family 26 (Zen 5; AVX-512 and bf16)"))
 
 
+def table_section(caption: str, columns: list[str], rows: list[list[object]]) -> list[str]:
+    """A recorded result as a caption line and a Markdown table (each row's cells already formatted)."""
+    return ["", caption, ""] + markdown_table(columns, rows)
+
+
+def recorded_json(name: str) -> dict | None:
+    """A benchmark's recorded result ``benchmarks/results/<name>``, or None when it was never recorded."""
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def recorded() -> list[str]:
     lines = gpu_lines() + capstone_lines(manifest())
     for name, where in TIMED_CPUS:
         times = RESULTS / f"notebook_times{name}.json"
         if not times.exists():
             continue
-        lines += ["", f"Notebook wall times {where} (`tools/time_notebooks.py`, `{times.name}`; an empty cache trains "
-                  "everything):", "",
-                  "| profile | notebook | wall time | ok | started | load before / after | cache before |",
-                  "|---|---|---|---|---|---|---|"]
-        for prof, table in sorted(json.loads(times.read_text()).items()):
-            for nb, e in sorted(table.items()):
-                lines.append(f"| {prof} | `{nb}` | {e['wall_seconds'] / 60:.1f} min | {'yes' if e['ok'] else 'NO'} | "
-                             f"{e['started']} | {e['load_average_before'][0]} / {e['load_average_after'][0]} | "
-                             f"{e['cache_before'].split(' in ')[0]} |")
-    prec = RESULTS / "probe_precision.json"
-    if prec.exists():
-        r = json.loads(prec.read_text())
-        lines += ["", f"Linear probe precision (`probe_precision.py`, {r['started']}, {r['n_train']:,} labels, "
-                  f"{r['threads']} threads; the fastest of each):", "",
-                  "| features | float64 | float32 | speedup | test accuracy float64 / float32 |",
-                  "|---|---|---|---|---|"]
-        for name, x in r["summary"].items():
-            lines.append(f"| {name} | {x['float64_s']} s | {x['float32_s']} s | {x['speedup']}x | "
-                         f"{x['accuracy_float64']} / {x['accuracy_float32']} |")
-    iters = RESULTS / "probe_iterations.json"
-    if iters.exists():
-        r = json.loads(iters.read_text())
+        lines += table_section(
+            f"Notebook wall times {where} (`tools/time_notebooks.py`, `{times.name}`; an empty cache trains "
+            "everything):",
+            ["profile", "notebook", "wall time", "ok", "started", "load before / after", "cache before"],
+            [[prof, f"`{nb}`", f"{e['wall_seconds'] / 60:.1f} min", "yes" if e["ok"] else "NO", e["started"],
+              f"{e['load_average_before'][0]} / {e['load_average_after'][0]}", e["cache_before"].split(" in ")[0]]
+             for prof, table in sorted(json.loads(times.read_text()).items()) for nb, e in sorted(table.items())])
+    if r := recorded_json("probe_precision.json"):
+        lines += table_section(
+            f"Linear probe precision (`probe_precision.py`, {r['started']}, {r['n_train']:,} labels, "
+            f"{r['threads']} threads; the fastest of each):",
+            ["features", "float64", "float32", "speedup", "test accuracy float64 / float32"],
+            [[name, f"{x['float64_s']} s", f"{x['float32_s']} s", f"{x['speedup']}x",
+              f"{x['accuracy_float64']} / {x['accuracy_float32']}"] for name, x in r["summary"].items()])
+    if r := recorded_json("probe_iterations.json"):
         counts = sorted({row["max_iter"] for row in r["rows"]})
-        lines += ["", f"Linear probe test accuracy by L-BFGS iterations (`probe_iterations.py`, {r['started']}, "
-                  f"{r['n_train']:,} labels; the `full` profile uses 200; seconds in brackets):", "",
-                  "| features | " + " | ".join(str(c) for c in counts) + " |", "|---|" + "---|" * len(counts)]
+        rows = []
         for name in dict.fromkeys(row["features"] for row in r["rows"]):
             got = {row["max_iter"]: row for row in r["rows"] if row["features"] == name}
-            lines.append(f"| {name} | " + " | ".join(
-                f"{got[c]['test_accuracy']:.4f} ({got[c]['seconds']:.1f})" if c in got else "-" for c in counts) + " |")
+            rows.append([name] + [f"{got[c]['test_accuracy']:.4f} ({got[c]['seconds']:.1f})" if c in got else "-"
+                                  for c in counts])
+        lines += table_section(
+            f"Linear probe test accuracy by L-BFGS iterations (`probe_iterations.py`, {r['started']}, "
+            f"{r['n_train']:,} labels; the `full` profile uses 200; seconds in brackets):",
+            ["features"] + [str(c) for c in counts], rows)
     for name, where in TIMED_CPUS:
         loops = RESULTS / f"training_loops{name}.json"
         if not loops.exists():
             continue
         r = json.loads(loops.read_text())
         m, peak = r["machine"], r["peak_gflops"]
-        lines += ["", f"Training loops {where} (`training_loops.py`, `{loops.name}`, {r['started']}, {r['profile']} "
-                  f"profile, {m['torch_threads']} threads, native bf16: {m['native_bf16']}; peak float32 matmul "
-                  f"{peak['float32']['matmul']:.0f} GFLOP/s, conv {peak['float32']['conv']:.0f}):", "",
-                  "| notebook | loop | MFLOP/image | before: images/s (of matmul peak), s | now | speedup |",
-                  "|---|---|---|---|---|---|"]
-        for row in r["loops"]:
-            b, n = row["before"], row["now"]
-            lines.append(f"| {row['notebook']} | {row['loop']} | {b['flops_per_image'] / 1e6:.1f} | "
-                         f"{b['images_per_s']:,.0f} ({b['fraction_of_matmul']:.2f}), {b['projected_seconds']:.0f} | "
-                         f"{n['images_per_s']:,.0f} ({n['fraction_of_matmul']:.2f} of {n['autocast'] or 'float32'}), "
-                         f"{n['projected_seconds']:.0f} | {b['projected_seconds'] / n['projected_seconds']:.2f}x |")
-    batches = RESULTS / "inference_batch.json"
-    if batches.exists():
-        r = json.loads(batches.read_text())
+        lines += table_section(
+            f"Training loops {where} (`training_loops.py`, `{loops.name}`, {r['started']}, {r['profile']} "
+            f"profile, {m['torch_threads']} threads, native bf16: {m['native_bf16']}; peak float32 matmul "
+            f"{peak['float32']['matmul']:.0f} GFLOP/s, conv {peak['float32']['conv']:.0f}):",
+            ["notebook", "loop", "MFLOP/image", "before: images/s (of matmul peak), s", "now", "speedup"],
+            [[row["notebook"], row["loop"], f"{b['flops_per_image'] / 1e6:.1f}",
+              f"{b['images_per_s']:,.0f} ({b['fraction_of_matmul']:.2f}), {b['projected_seconds']:.0f}",
+              f"{n['images_per_s']:,.0f} ({n['fraction_of_matmul']:.2f} of {n['autocast'] or 'float32'}), "
+              f"{n['projected_seconds']:.0f}", f"{b['projected_seconds'] / n['projected_seconds']:.2f}x"]
+             for row in r["loops"] for b, n in [(row["before"], row["now"])]])
+    if r := recorded_json("inference_batch.json"):
         sizes = list(r["encoders"][0]["images_per_s"])
-        lines += ["", f"Feature extraction by batch size (`inference_batch.py`, {r['started']}, {r['machine']}; "
-                  f"autocast {r['autocast']}; images/s):", "",
-                  "| encoder | " + " | ".join(sizes) + " | default |", "|---|" + "---|" * (len(sizes) + 1)]
-        for row in r["encoders"]:
-            lines.append(f"| {row['encoder']} | " + " | ".join(f"{row['images_per_s'][b]:,}" for b in sizes)
-                         + f" | {row['default_batch']} |")
-    att = RESULTS / "attention.json"
-    if att.exists():
-        r = json.loads(att.read_text())
-        lines += ["", f"The ViT's attention, fused kernel against written out (`attention.py`, {r['started']}, "
-                  f"{r['machine']}; {r['unit']}, {r['rounds']} rounds interleaved; the course keeps the fused one):",
-                  "", "| loop | fused kernel | written out | ratio |", "|---|---|---|---|"]
-        for row in r["rows"]:
-            lines.append(f"| {row['loop']} | {row['fused kernel']:,} | {row['written out']:,} | "
-                         f"{row['written_out_over_fused']:.2f}x |")
-    comp = RESULTS / "compile.json"
-    if comp.exists():
-        r = json.loads(comp.read_text())
-        lines += ["", f"`torch.compile` of the training steps (`compile.py`, {r['started']}, {r['machine']}; autocast "
-                  f"{r['autocast']}; an empty compilation cache; the course runs them eager):", "",
-                  "| loop | eager, images/s | compiled, images/s | compiling, s | net saving over the loop, s |",
-                  "|---|---|---|---|---|"]
-        for row in r["rows"]:
-            lines.append(f"| {row['loop']} ({row['images']:,} images) | {row['eager']['images_per_s']:,} | "
-                         f"{row['compiled']['images_per_s']:,} | {row['compile_seconds']} | "
-                         f"{row['net_saving_seconds']:+} |")
-    ref = RESULTS / "vae_reference.json"
-    if ref.exists():
-        r = json.loads(ref.read_text())
+        lines += table_section(
+            f"Feature extraction by batch size (`inference_batch.py`, {r['started']}, {r['machine']}; "
+            f"autocast {r['autocast']}; images/s):",
+            ["encoder"] + sizes + ["default"],
+            [[row["encoder"]] + [f"{row['images_per_s'][b]:,}" for b in sizes] + [row["default_batch"]]
+             for row in r["encoders"]])
+    if r := recorded_json("attention.json"):
+        lines += table_section(
+            f"The ViT's attention, fused kernel against written out (`attention.py`, {r['started']}, {r['machine']}; "
+            f"{r['unit']}, {r['rounds']} rounds interleaved; the course keeps the fused one):",
+            ["loop", "fused kernel", "written out", "ratio"],
+            [[row["loop"], f"{row['fused kernel']:,}", f"{row['written out']:,}",
+              f"{row['written_out_over_fused']:.2f}x"] for row in r["rows"]])
+    if r := recorded_json("compile.json"):
+        lines += table_section(
+            f"`torch.compile` of the training steps (`compile.py`, {r['started']}, {r['machine']}; autocast "
+            f"{r['autocast']}; an empty compilation cache; the course runs them eager):",
+            ["loop", "eager, images/s", "compiled, images/s", "compiling, s", "net saving over the loop, s"],
+            [[f"{row['loop']} ({row['images']:,} images)", f"{row['eager']['images_per_s']:,}",
+              f"{row['compiled']['images_per_s']:,}", row["compile_seconds"], f"{row['net_saving_seconds']:+}"]
+             for row in r["rows"]])
+    if r := recorded_json("vae_reference.json"):
         mlp = r.get("mlp_course_pipeline", {})
         lines += ["", f"VAE reference (`vae_reference.py`, {r.get('started', '?')}): pytorch/examples MLP VAE, 10 "
                   f"epochs, test loss {mlp.get('test_loss')} against 244.35 "
                   f"(relative {mlp.get('relative_difference')})."]
-        for path in [ref] + sorted(RESULTS.glob("vae_conv_*.json")):
+        for path in [RESULTS / "vae_reference.json"] + sorted(RESULTS.glob("vae_conv_*.json")):
             conv = json.loads(path.read_text()).get("conv_vae")
             if conv:
                 lines.append(f"Convolutional VAE `{path.name}` {conv.get('architecture', {})}: test loss "
@@ -349,9 +352,7 @@ def recorded() -> list[str]:
 
 
 def table(rows) -> list[str]:
-    out = ["| what | measure | value | next to it | time |", "|---|---|---|---|---|"]
-    out += [f"| {' | '.join(str(c) for c in r)} |" for r in rows]
-    return out
+    return markdown_table(["what", "measure", "value", "next to it", "time"], rows)
 
 
 def main(argv=None) -> int:
