@@ -276,9 +276,12 @@ def recorded() -> list[str]:
         lines += table_section(
             f"Notebook wall times {where} (`tools/time_notebooks.py`, `{times.name}`; an empty cache trains "
             "everything):",
-            ["profile", "notebook", "wall time", "ok", "started", "load before / after", "cache before"],
+            ["profile", "notebook", "wall time", "ok", "started", "load before / after",
+             "host matmul GFLOP/s before / after", "cache before"],
             [[prof, f"`{nb}`", f"{e['wall_seconds'] / 60:.1f} min", "yes" if e["ok"] else "NO", e["started"],
-              f"{e['load_average_before'][0]} / {e['load_average_after'][0]}", e["cache_before"].split(" in ")[0]]
+              f"{e['load_average_before'][0]} / {e['load_average_after'][0]}",
+              f"{e['host_matmul_before']:.0f} / {e['host_matmul_after']:.0f}" if "host_matmul_after" in e else "-",
+              e["cache_before"].split(" in ")[0]]
              for prof, table in sorted(json.loads(times.read_text()).items()) for nb, e in sorted(table.items())])
     if r := recorded_json("probe_precision.json"):
         lines += table_section(

@@ -6,12 +6,14 @@ Each notebook runs in its own kernel (cwd: the notebook's folder), with ``COURSE
 copy goes to ``--executed`` (default ``build/executed/<profile>/``; never committed: notebooks are committed
 without outputs), and the times are merged into ``benchmarks/results/notebook_times.json`` under
 ``<profile>/<folder>/<notebook>``, with the machine, the cache state (an empty cache trains everything; a warm
-one loads checkpoints), the load average (so a contended run can be told apart) and each code cell's seconds.
+one loads checkpoints), the load average and the host's float32 matmul speed before and after (so a contended
+run can be told apart: on a shared host the same notebook's time moves by a fifth or more) and each code cell's
+seconds.
 
 ``--empty-cache`` runs each notebook with a cache of its own that holds no checkpoints (the decoded data are
 shared): what a student's first run costs. At the end a table puts each notebook's time next to the one recorded
-before and the goal (issue 16: ``full`` at most 5 minutes for 02-05 and 2 for 06 on 2 CPU cores), and the
-slowest cells under it.
+before, the one issue 16 measured before its work, and the goal (issue 16: ``full`` at most 5 minutes for 02-05
+and 2 for 06 on 2 CPU cores), with the host's matmul speed and the slowest cells under each.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import nbformat
 import torch
 
 from course_utils.notebook import cell_seconds, execute_notebook  # the one place that executes a notebook
-from course_utils.speed import machine, native_bf16
+from course_utils.speed import machine, machine_peak, native_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +44,32 @@ def cache_state() -> str:
 
 
 GOALS = {"full": {"02": 300, "03": 300, "04": 300, "05": 300, "06": 120}}  # seconds on 2 CPU cores
+# what issue 16 measured before any of its work, seconds on 2 CPU cores (benchmarks/results/notebook_times.json then)
+ISSUE_16 = {"full": {"02": 14.0 * 60, "03": 32.6 * 60, "04": 20.3 * 60, "05": 21.6 * 60, "06": 9.6 * 60}}
+
+
+def host_matmul() -> float:
+    """GFLOP/s of a float32 matrix product on this machine right now (``speed.machine_peak``, one second): on a
+    shared host it moves by a fifth or more from hour to hour, and a notebook's time moves with it."""
+    return round(machine_peak(min_seconds=1.0)["matmul"], 1)
+
+
+def summary(profile: str, rows: list[tuple[str, float | None, dict]]) -> list[str]:
+    """The closing table: each notebook's time next to the one recorded before, issue 16's and the goal, the host's
+    matmul speed before and after it, and its slowest cells."""
+    lines = [f"{'notebook':<42} {'before':>9} {'now':>9} {'issue 16':>9} {'goal':>7} {'host GFLOP/s':>14}  "
+             f"({profile}; seconds)"]
+    for key, before, entry in rows:
+        nb = Path(key).name[:2]
+        goal, issue = GOALS.get(profile, {}).get(nb), ISSUE_16.get(profile, {}).get(nb)
+        host = f"{entry['host_matmul_before']:.0f} / {entry['host_matmul_after']:.0f}" if "host_matmul_after" in entry \
+            else "-"
+        lines.append(f"{key:<42} {before if before is not None else '-':>9} {entry['wall_seconds']:>9} "
+                     f"{round(issue) if issue else '-':>9} {goal if goal else '-':>7} {host:>14}"
+                     + ("  FAILED" if not entry["ok"] else ""))
+        for i, sec, first in sorted(entry.get("cells", []), key=lambda c: -c[1])[:5]:
+            lines.append(f"    cell {i:>3}: {sec:8.1f} s  {first}")
+    return lines
 
 
 def empty_cache() -> Path:
@@ -80,6 +108,7 @@ def main(argv=None) -> int:
             "machine": machine(),
             "cpu_kernels": torch.backends.cpu.get_cpu_capability(),  # AVX512, AVX2, ...: what ATen dispatches to
             "native_bf16": native_bf16(),  # whether the notebooks train in bf16 autocast here (course.autocast)
+            "host_matmul_before": host_matmul(),  # float32 matmul GFLOP/s: tells a contended host apart
         }
         try:
             nb, seconds = execute_notebook(path, args.profile, env)  # a fresh kernel, as the website build runs it
@@ -95,19 +124,14 @@ def main(argv=None) -> int:
                 shutil.rmtree(cache, ignore_errors=True)
         entry["wall_seconds"] = round(seconds, 1)
         entry["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        entry["host_matmul_after"] = host_matmul()
         nbformat.write(nb, executed / path.name)
         table.setdefault(args.profile, {})[key] = entry
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
         print(f"{args.profile} {key}: {'ok' if entry['ok'] else 'FAILED'} in {entry['wall_seconds']} s", flush=True)
         rows.append((key, before, entry))
-    print(f"\n{'notebook':<42} {'before':>9} {'now':>9} {'goal':>7}  ({args.profile}; seconds)")
-    for key, before, entry in rows:
-        goal = GOALS.get(args.profile, {}).get(Path(key).name[:2])
-        print(f"{key:<42} {before if before is not None else '-':>9} {entry['wall_seconds']:>9} "
-              f"{goal if goal else '-':>7}" + ("  FAILED" if not entry["ok"] else ""))
-        for i, sec, first in sorted(entry.get("cells", []), key=lambda c: -c[1])[:5]:
-            print(f"    cell {i:>3}: {sec:8.1f} s  {first}")
+    print("\n" + "\n".join(summary(args.profile, rows)))
     return 1 if failed else 0
 
 
