@@ -34,6 +34,9 @@ CONFIGS = {
     "avx2-1t": ("kernels", {**AVX2, **ONE_THREAD}),  # the second kernel set of CI
     "generic-2t": ("kernels", GENERIC),  # no SIMD dispatch in ATen, SSE4.1 in oneDNN
     "generic-1t": ("kernels", {**GENERIC, **ONE_THREAD}),
+    "native-1t": ("kernels", ONE_THREAD),  # `./course test` on 2 cores: two workers of one thread each
+    # on a CPU with native bf16 the notebooks train under bf16 autocast (course.autocast), elsewhere in float32
+    "float32": ("kernels", {"COURSE_BF16": "0"}),
     "seed1": ("seeds", {"COURSE_SEED": "1"}),
     "seed2": ("seeds", {"COURSE_SEED": "2"}),
 }
