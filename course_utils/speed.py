@@ -12,8 +12,11 @@ A ratio near 1 says the step is bound by arithmetic that already runs at the ker
 (fewer images, a smaller model, lower precision) makes it faster. A small ratio says the time goes elsewhere
 (memory traffic, small kernels, Python).
 
-:func:`native_bf16` says whether bfloat16 autocast is worth it on this CPU: on CPUs without bf16 instructions
-(AVX2 laptops, most ARM) oneDNN emulates it, about 10-20x slower than float32.
+:func:`native_bf16` says whether bfloat16 autocast is worth it on a device, that is whether the device computes
+bf16 natively. On CPUs without bf16 instructions (AVX2 laptops, most ARM) oneDNN emulates it, about 10-20x slower
+than float32. NVIDIA GPUs compute bf16 natively from compute capability 8.0 (Ampere: A100, RTX 30xx; Hopper: H100);
+older ones (a T4, Colab's free GPU, is 7.5; a V100 is 7.0) emulate it, so there the course trains in float32 (no
+float16 and gradient scaler). Apple's MPS trains in float32.
 """
 
 from __future__ import annotations
@@ -59,16 +62,19 @@ def bf16_forced() -> bool | None:
 def native_bf16(device: torch.device | str = "cpu") -> bool:
     """Whether bfloat16 matmuls and convolutions run natively on ``device``.
 
-    CUDA: the GPU supports bf16. CPU: oneDNN reports bf16 support (it honours ``ONEDNN_MAX_CPU_ISA``) and the CPU
-    has AVX512-BF16 or AMX instructions; elsewhere bf16 is emulated and slower than float32.
-    ``COURSE_BF16=0`` (or ``1``) overrides the answer.
+    CUDA: the GPU's compute capability is at least 8.0 (Ampere, Ada, Hopper and later). Older GPUs (a T4 is 7.5, a
+    V100 7.0) answer False, although ``torch.cuda.is_bf16_supported()`` says True there: by default it counts
+    emulated bf16, which is slower than float32. CPU: oneDNN reports bf16 support (it honours
+    ``ONEDNN_MAX_CPU_ISA``) and the CPU has AVX512-BF16 or AMX instructions; elsewhere bf16 is emulated and slower
+    than float32. Any other device (``mps``, ``meta``) answers False. ``COURSE_BF16=0`` (or ``1``) overrides the
+    answer on every device.
     """
     forced = bf16_forced()
     if forced is not None:
         return forced
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return torch.cuda.is_available() and tuple(torch.cuda.get_device_capability(device)) >= (8, 0)
     if device.type != "cpu":
         return False
     try:

@@ -65,3 +65,64 @@ def test_the_machine_is_described_by_its_cpu_cores_and_versions():
     text = speed.machine()
     assert f"{torch.get_num_threads()} torch threads" in text and torch.__version__ in text
     assert torch.backends.cpu.get_cpu_capability() in text
+
+
+# ----------------------------------------------------------------------------- bf16 on GPUs and Macs
+def _pretend_gpu(monkeypatch, capability):
+    """Make torch answer as a machine with one CUDA GPU of ``capability``; ``is_bf16_supported`` says True as it
+    does on every CUDA GPU (it counts emulated bf16 by default, a T4 included)."""
+    monkeypatch.delenv("COURSE_BF16", raising=False)
+    asked = []
+
+    def get_device_capability(device=None):
+        asked.append(device)
+        return capability
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", get_device_capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    return asked
+
+
+@pytest.mark.parametrize("gpu, capability, native", [
+    ("V100", (7, 0), False),
+    ("T4 (Colab's free GPU)", (7, 5), False),
+    ("A100", (8, 0), True),
+    ("RTX 4090", (8, 9), True),
+    ("H100", (9, 0), True),
+])
+def test_bf16_on_cuda_only_from_compute_capability_8(monkeypatch, gpu, capability, native):
+    asked = _pretend_gpu(monkeypatch, capability)
+    assert speed.native_bf16("cuda") is native, gpu
+    assert speed.native_bf16(torch.device("cuda:0")) is native, gpu
+    assert speed.autocast_dtype("cuda") == (torch.bfloat16 if native else None), gpu
+    assert asked and all(torch.device(d).type == "cuda" for d in asked)  # it asks about the device it was given
+
+
+def test_a_t4_trains_in_float32_although_torch_calls_its_bf16_supported(monkeypatch):
+    _pretend_gpu(monkeypatch, (7, 5))
+    assert torch.cuda.is_bf16_supported() is True  # what the old decision asked
+    assert speed.autocast_dtype("cuda") is None
+
+
+@pytest.mark.parametrize("capability", [(7, 5), (9, 0)])
+@pytest.mark.parametrize("value, expected", [("0", False), ("1", True)])
+def test_course_bf16_overrides_the_gpu_decision(monkeypatch, capability, value, expected):
+    _pretend_gpu(monkeypatch, capability)
+    monkeypatch.setenv("COURSE_BF16", value)
+    assert speed.native_bf16("cuda") is expected
+    assert speed.autocast_dtype("cuda") == (torch.bfloat16 if expected else None)
+
+
+def test_no_bf16_on_cuda_when_no_gpu_is_there(monkeypatch):
+    monkeypatch.delenv("COURSE_BF16", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    assert speed.native_bf16("cuda") is False
+    assert speed.autocast_dtype("cuda") is None
+
+
+def test_apple_mps_trains_in_float32(monkeypatch):
+    monkeypatch.delenv("COURSE_BF16", raising=False)
+    assert speed.native_bf16("mps") is False
+    assert speed.autocast_dtype(torch.device("mps")) is None
