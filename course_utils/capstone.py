@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoints import load_or_train
-from .evaluate import extract_features
+from .evaluate import extract_features, fraction_correct
 from .mae import ADAMW as MAE_ADAMW
 from .models import (  # notebook 06's modules live in .models; re-exported here (cs.Classifier, cs.mlp_encoder)
     MLPVAE,
@@ -295,7 +295,7 @@ def train_classifier(make: Callable[[], Classifier], X, y, *, steps, batch_size=
 @torch.no_grad()
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     logits = extract_features(model, X)
-    return (logits.argmax(1) == y).double().mean().item()
+    return fraction_correct(logits.argmax(1), y.to(logits.device))
 
 
 def _fingerprint(t: torch.Tensor) -> str:

@@ -166,12 +166,15 @@ def linear_probe(
         train_labels, test_labels: int64 ``[N]`` and ``[M]``.
         weight_decay: L2 penalty on the weights (mean cross-entropy + wd/2 * ||W||^2).
         max_iter: L-BFGS iterations (the profile's ``probe_iters``).
-        dtype: the precision of the fit (float64 for a reference value).
+        dtype: the precision of the fit (float64 for a reference value; a float64 fit runs on the CPU).
     """
     if len(train_feats) != len(train_labels) or len(test_feats) != len(test_labels):
         raise ValueError("features and labels must have the same length")
     if train_feats.shape[1] != test_feats.shape[1]:
         raise ValueError(f"train and test features differ in width: {train_feats.shape[1]} vs {test_feats.shape[1]}")
+    if dtype == torch.float64:  # Apple's MPS has no float64: a float64 fit runs on the CPU
+        train_feats, train_labels, test_feats, test_labels = (
+            t.cpu() for t in (train_feats, train_labels, test_feats, test_labels))
     torch.manual_seed(seed)
     Xtr = train_feats.to(dtype)
     mean = Xtr.mean(0)
@@ -192,9 +195,17 @@ def linear_probe(
 
     opt.step(closure)
     with torch.no_grad():
-        train_acc = (clf(Xtr).argmax(1) == train_labels).double().mean().item()
-        test_acc = (clf(Xte).argmax(1) == test_labels).double().mean().item()
+        train_acc = fraction_correct(clf(Xtr).argmax(1), train_labels)
+        test_acc = fraction_correct(clf(Xte).argmax(1), test_labels)
     return ProbeResult(test_acc, train_acc, clf.float(), mean.float(), std.float())
+
+
+def fraction_correct(pred: torch.Tensor, labels: torch.Tensor) -> float:
+    """The fraction of ``pred == labels``, a Python float: the number of matches over the number of labels, the
+    same number a float64 mean of the matches gives, with no float64 tensor (Apple's MPS has none). ``nan`` for
+    no labels."""
+    hits = pred == labels
+    return hits.sum().item() / hits.numel() if hits.numel() else float("nan")
 
 
 @torch.no_grad()

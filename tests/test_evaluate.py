@@ -104,3 +104,50 @@ def test_probe_objective_by_hand_matches_autograd_cross_entropy():
     assert torch.allclose(gW, W.grad, rtol=1e-10, atol=1e-14)
     assert torch.allclose(gb, b.grad, rtol=1e-10, atol=1e-14)
     assert gb[4].abs() > 0  # the class with no example still gets the softmax's share of the gradient
+
+
+# ----------------------------------------------------------------------------- accuracies without float64
+def test_fraction_correct_is_the_float64_mean_of_the_matches_to_the_bit():
+    from course_utils.evaluate import fraction_correct
+
+    pred = torch.tensor([0, 1, 2, 1, 0, 2, 2])
+    y = torch.tensor([0, 1, 1, 1, 0, 2, 0])
+    assert fraction_correct(pred, y) == 5 / 7 == (pred == y).double().mean().item()
+    assert fraction_correct(y, y) == 1.0 and fraction_correct(y + 1, y) == 0.0
+    assert isinstance(fraction_correct(pred, y), float)
+    assert fraction_correct(torch.tensor([], dtype=torch.long), torch.tensor([], dtype=torch.long)) != 0  # nan
+    # every count of matches for test-set sizes the course uses (10,000 and 60,000 images) and awkward ones
+    g = torch.Generator().manual_seed(0)
+    for n in (3, 7, 97, 1000, 9999, 10000, 60000):
+        for c in torch.randint(0, n + 1, (25,), generator=g).tolist() + [0, 1, n - 1, n]:
+            hits = torch.zeros(n, dtype=torch.long)
+            hits[torch.randperm(n, generator=g)[:c]] = 1
+            assert fraction_correct(hits, torch.ones(n, dtype=torch.long)) == hits.double().mean().item(), (n, c)
+
+
+def test_linear_probe_accuracies_are_those_of_its_classifier_as_before():
+    # overlapping clusters: neither accuracy is 0 or 1, and each is the float64 mean of the classifier's hits
+    X, y = _blobs(n_per_class=200, d=4, classes=4, spread=3.0, seed=5)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(1))
+    X, y = X[perm], y[perm]
+    Xtr, ytr, Xte, yte = X[:500], y[:500], X[500:], y[500:]
+    res = linear_probe(Xtr, ytr, Xte, yte, max_iter=50)
+    with torch.no_grad():
+        old_test = (res.classifier((Xte - res.mean) / res.std).argmax(1) == yte).double().mean().item()
+        old_train = (res.classifier((Xtr - res.mean) / res.std).argmax(1) == ytr).double().mean().item()
+    assert res.accuracy == old_test and res.train_accuracy == old_train
+    assert 0.3 < res.accuracy < 0.99 and 0.3 < res.train_accuracy < 0.99
+    assert abs(res.accuracy * len(yte) - round(res.accuracy * len(yte))) < 1e-9  # a count over 300
+    # a float64 fit (run on the CPU) agrees with the float32 one on these well-conditioned features
+    res64 = linear_probe(Xtr, ytr, Xte, yte, max_iter=50, dtype=torch.float64)
+    assert abs(res64.accuracy - res.accuracy) <= 2 / len(yte)
+
+
+def test_capstone_accuracy_counts_the_matches_as_before():
+    from course_utils import capstone
+
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 3.0, 1.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0],
+                           [0.0, 1.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 4.0]])
+    y = torch.tensor([0, 1, 1, 1, 0, 0, 2])  # rows 0, 1, 5, 6 are right
+    model = nn.Identity()  # no parameters: extract_features runs it on the CPU
+    assert capstone.accuracy(model, logits, y) == 4 / 7 == (logits.argmax(1) == y).double().mean().item()
