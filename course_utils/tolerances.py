@@ -84,7 +84,7 @@ def _flat(value, pattern: str) -> list[float]:
         if not fnmatch.fnmatchcase(path, pattern):
             continue
         if hasattr(leaf, "flatten"):  # a tensor
-            out += leaf.detach().double().flatten().tolist()
+            out += leaf.detach().cpu().double().flatten().tolist()
         elif isinstance(leaf, (list, tuple)):
             out += [float(v) for v in leaf]
         elif isinstance(leaf, (int, float)) and not isinstance(leaf, bool):

@@ -179,16 +179,17 @@ def expect_close(out: torch.Tensor, case: dict, nonfinite_hint: str = "") -> flo
     """
     expected = case["expected"]
     atol = case.get("atol", 1e-6)
+    out = out.detach().cpu()  # the stored values are float64 on the CPU (Apple's MPS has no float64)
     if not torch.isfinite(out).all():
         bad = "NaN" if torch.isnan(out).any() else "inf"
         raise Mistake(f"it returned {bad} on {case.get('label', 'a test input')}. {nonfinite_hint}".rstrip())
-    err = (out.detach() - expected).abs().max().item()
+    err = (out - expected).abs().max().item()
     if err <= atol:
         return err
     for m in case.get("mistakes", []):
-        if tuple(m["value"].shape) == tuple(out.shape) and (out.detach() - m["value"]).abs().max().item() <= atol:
+        if tuple(m["value"].shape) == tuple(out.shape) and (out - m["value"]).abs().max().item() <= atol:
             raise Mistake(f"on {case.get('label', 'a test input')} the result looks like a known mistake: {m['hint']}")
-    flat_o = out.detach().flatten()[:3].tolist()
+    flat_o = out.flatten()[:3].tolist()
     flat_e = expected.flatten()[:3].tolist()
     raise Mistake(
         f"wrong values on {case.get('label', 'a test input')}: largest error {err:.3g} (tolerance {atol:g}). "

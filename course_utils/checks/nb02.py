@@ -54,7 +54,7 @@ def check_corrupt(corrupt, verbose: bool = True) -> bool:
         x = _sample_input((64, 1, 28, 28))
         # 1. nothing to do: x comes back unchanged
         out = _call_corrupt(fn, x, 0.0, 0.0, 1)
-        if (out == 0).double().mean() > 0.9:
+        if (out == 0).cpu().double().mean() > 0.9:
             raise Mistake("with mask_prob=0 (almost) every pixel was set to 0: mask_prob is the probability that a "
                           "pixel is DROPPED (set to 0), not kept.")
         if not torch.allclose(out, x):
@@ -98,11 +98,11 @@ def check_corrupt(corrupt, verbose: bool = True) -> bool:
         kept_same = torch.isclose(out, x) | zero
         if not kept_same.all():
             raise Mistake("with noise_std=0 every output pixel must be either the input pixel or exactly 0.")
-        frac = zero.double().mean().item()
+        frac = zero.cpu().double().mean().item()
         if abs(frac - (1 - p)) < 0.03:
             raise Mistake(f"{frac:.2f} of the pixels were set to 0 for mask_prob={p}: mask_prob is the probability "
                           "that a pixel is DROPPED (set to 0), not kept.")
-        per_image = zero.flatten(1).double().mean(1)
+        per_image = zero.flatten(1).cpu().double().mean(1)
         if ((per_image == 0) | (per_image == 1)).all():
             raise Mistake("whole images are dropped or kept: masking noise drops each PIXEL independently.")
         if abs(frac - p) > 0.03:
@@ -112,7 +112,7 @@ def check_corrupt(corrupt, verbose: bool = True) -> bool:
                           "independent uniform number per pixel.")
         # 6. both: noise first, then the mask sets pixels to exactly 0
         out = _call_corrupt(fn, x, std, 0.5, 7)
-        frac = (out == 0).double().mean().item()
+        frac = (out == 0).cpu().double().mean().item()
         if frac < 0.45:
             raise Mistake(f"with noise and mask_prob=0.5 only {frac:.2f} of the pixels are exactly 0: add the noise "
                           "first, then set the masked pixels to 0 (a dropped pixel is 0, not 0 + noise).")
@@ -122,7 +122,7 @@ def check_corrupt(corrupt, verbose: bool = True) -> bool:
         # 7. other shapes and dtypes
         flat = _sample_input((200, 784), dtype=torch.float64, seed=8)
         out = _call_corrupt(fn, flat, 0.1, 0.2, 9)
-        if not (0.17 < (out == 0).double().mean().item() < 0.23):
+        if not (0.17 < (out == 0).cpu().double().mean().item() < 0.23):
             raise Mistake("on a flat [200, 784] float64 input the masked fraction is off: "
                           "do not assume the image shape.")
         return "7 property tests passed (no-op, noise statistics, no clipping, generator, mask rate, both, shapes)"

@@ -183,11 +183,11 @@ class TinyLatentModel:
         self.a, self.b, self.w_mu, self.c_mu, self.w_lv, self.c_lv = map(t, (a, b, w_mu, c_mu, w_lv, c_lv))
 
     def encode(self, x):
-        x = x.reshape(len(x), -1).to(torch.float64)
+        x = x.reshape(len(x), -1).cpu().to(torch.float64)
         return (x @ self.w_mu + self.c_mu).unsqueeze(1), (x @ self.w_lv + self.c_lv).unsqueeze(1)
 
     def decode(self, z):
-        return z.reshape(-1, 1).to(torch.float64) * self.a + self.b
+        return z.reshape(-1, 1).cpu().to(torch.float64) * self.a + self.b
 
     def __call__(self, x):
         raise TypeError("use model.encode(x) and model.decode(z); the model has no forward pass")
@@ -223,12 +223,13 @@ def check_importance_sampled_log_likelihood(importance_sampled_log_likelihood, v
                 raise Mistake(f"it returned inf on {case['label']}, where "
                               "log p(x|z) is about -900 nats: exp() of that underflows to 0. Stay in log space: "
                               "torch.logsumexp(log_w, dim=0) - log(k), never log(mean(exp(log_w))).")
-            err = (out.detach() - case["expected"]).abs().max().item()
+            out = out.detach().cpu()  # the exact values are float64 on the CPU (Apple's MPS has no float64)
+            err = (out - case["expected"]).abs().max().item()
             if err > case["atol"]:
                 for m in case["mistakes"]:
-                    if (out.detach() - m["value"]).abs().max().item() <= m["atol"]:
+                    if (out - m["value"]).abs().max().item() <= m["atol"]:
                         raise Mistake(f"on {case['label']} the result looks like a known mistake: {m['hint']}")
-                got = [round(v, 3) for v in out.detach().flatten()[:3].tolist()]
+                got = [round(v, 3) for v in out.flatten()[:3].tolist()]
                 want = [round(v, 3) for v in case["expected"].flatten()[:3].tolist()]
                 raise Mistake(f"on {case['label']} (k = {k}) the estimates are off by up to {err:.3g} nats "
                               f"(tolerance {case['atol']:g}): got {got}, exact log p(x) = {want}. Check each of "

@@ -82,7 +82,7 @@ def check_random_masking(random_masking, verbose: bool = True) -> bool:
                 or ids_restore.dtype != torch.int64
             ):
                 raise Mistake("ids_restore must be an int64 [N, L] tensor (the argsort of the shuffle).")
-            m = mask.double()
+            m = mask.cpu().double()  # no float64 on Apple's MPS: the mask's checks run on the CPU
             if not ((m == 0) | (m == 1)).all():
                 raise Mistake("mask must hold only 0 (kept) and 1 (removed).")
             removed = m.sum(1)
@@ -118,7 +118,7 @@ def check_random_masking(random_masking, verbose: bool = True) -> bool:
                     "patches first, in the order x_visible holds them."
                 )
             restored_mask = (
-                torch.cat([torch.zeros(n, keep), torch.ones(n, L - keep)], 1).double().gather(1, ids_restore)
+                torch.cat([torch.zeros(n, keep), torch.ones(n, L - keep)], 1).double().gather(1, ids_restore.cpu())
             )
             if not torch.equal(restored_mask, m):
                 raise Mistake("mask must be [0]*keep + [1]*(L - keep) put back into patch order with ids_restore.")
