@@ -29,15 +29,16 @@ def sincos_pos_embed(dim: int, grid_size: int) -> torch.Tensor:
     """Fixed 2-D sine-cosine position embeddings, ``[grid_size**2, dim]`` (row-major over the patch grid)."""
     if dim % 4:
         raise ValueError(f"dim must be a multiple of 4, got {dim}")
-    coords = torch.arange(grid_size, dtype=torch.float64)
+    # computed in float64 on the CPU (also under a default device: Apple's MPS has no float64), returned in float32
+    coords = torch.arange(grid_size, dtype=torch.float64, device="cpu")
     gy, gx = torch.meshgrid(coords, coords, indexing="ij")
-    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64, device="cpu") / (dim // 4))
 
     def one_axis(pos):
         out = pos.reshape(-1, 1) * omega[None]  # [L, dim/4]
         return torch.cat([out.sin(), out.cos()], dim=1)  # [L, dim/2]
 
-    return torch.cat([one_axis(gy), one_axis(gx)], dim=1).float()  # [L, dim]
+    return torch.cat([one_axis(gy), one_axis(gx)], dim=1).to(torch.get_default_device(), torch.float32)  # [L, dim]
 
 
 # notebook 05's optimizer (He et al.'s AdamW betas; a linear warm-up, then cosine decay): every MAE run of the course
