@@ -11,6 +11,9 @@ The markers are nbgrader's, so an nbgrader course can take the solution notebook
   in a markdown cell it becomes ``YOUR ANSWER HERE``.
 - ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` is removed.
 - Outputs and execution counts are cleared; cell ids and nbgrader metadata are kept.
+
+Generating also keeps the Colab and Binder badges and the Colab block of every solution notebook in line with the
+repository's public address (:mod:`course_utils.colab`): present with an address, left out without one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import colab
 from .nbcode import (
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
@@ -121,15 +125,21 @@ def solution_paths(solutions_dir: Path = SOLUTIONS_DIR) -> list[Path]:
     return sorted(p for p in Path(solutions_dir).glob("*.ipynb"))
 
 
-def generate(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """Write every student notebook; remove student notebooks whose solution is gone. Returns written paths."""
+def generate(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR,
+             repository: str | None = "auto") -> list[Path]:
+    """Write every student notebook; remove student notebooks whose solution is gone. Returns written paths.
+
+    First each solution notebook gets the badges and the Colab block of ``repository`` (its public address; None:
+    none, and earlier ones are taken out; ``"auto"``: :func:`course_utils.colab.repository`)."""
     notebooks_dir = Path(notebooks_dir)
     notebooks_dir.mkdir(parents=True, exist_ok=True)
+    repo = colab.repository() if repository == "auto" else repository
     written = []
     sources = solution_paths(solutions_dir)
     for sol in sources:
         nb = _read(sol)
-        if _ensure_ids(nb, sol.stem):
+        ids = _ensure_ids(nb, sol.stem)
+        if colab.apply(nb, sol.stem, repo) or ids:
             sol.write_text(_text(nb))
         target = notebooks_dir / sol.name
         text = _text(student_notebook(nb))
@@ -173,8 +183,38 @@ def _control_characters(path: Path, nb) -> list[str]:
     return found
 
 
-def problems(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
-    """Everything wrong between solutions/ and notebooks/, in words (empty when all is well)."""
+def _colab_problems(path: Path, nb, repository: str | None, strict: bool) -> list[str]:
+    """The badges and the block of one solution notebook against the public address. ``strict``: exactly those of
+    ``repository`` (None: none). Otherwise (an address from the ``origin`` remote, or none found) either none or a
+    consistent pair for any real address: a CI checkout, a fork or a downloaded copy has another origin or none,
+    and the notebooks stay as they were committed."""
+    found = colab.placeholders(nbformat.writes(nb))
+    if found:
+        return [f"{path} holds a placeholder address ({found[0]!r}): set [tool.ssl-course] repository in "
+                "pyproject.toml and run `./course generate`."]
+    if strict:
+        ok = colab.is_current(nb, path.stem, repository)
+    else:
+        shown = colab.address_in(nb)
+        ok = colab.is_current(nb, path.stem, None) or (shown is not None and colab.is_current(nb, path.stem, shown))
+    if ok:
+        return []
+    wanted = f"those of {repository}" if strict and repository else "current ones" if not strict else "none"
+    return [f"{path}: its Colab and Binder badges or its Colab block are not {wanted} (public address: "
+            f"{repository or 'none'}): run `./course generate`."]
+
+
+def problems(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR,
+             repository: str | None = "auto") -> list[str]:
+    """Everything wrong between solutions/ and notebooks/, in words (empty when all is well).
+
+    ``repository``: the public address the badges must hold (None: no badges); ``"auto"``: the one
+    ``[tool.ssl-course] repository`` sets, or, when it sets none, whatever :func:`_colab_problems` accepts."""
+    if repository == "auto":
+        found = colab.find_repository()
+        repository, strict = found.url, found.source == "pyproject.toml"
+    else:
+        strict = True
     out = []
     sources = solution_paths(solutions_dir)
     names = {p.name for p in sources}
@@ -183,6 +223,7 @@ def problems(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOK
         if any(c.cell_type == "code" and (c.outputs or c.execution_count) for c in nb.cells):
             out.append(f"{sol} holds outputs: run `python -m course_utils.assign --strip`.")
         out += _control_characters(sol, nb)
+        out += _colab_problems(sol, nb, repository, strict)
         try:
             expected = _text(student_notebook(nb))
         except MarkerError as e:
@@ -218,7 +259,7 @@ def solution_namespace(path: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m course_utils.assign", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="course generate", description=__doc__.split("\n\n")[0])
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="report stale notebooks or outputs; exit 1 if any")
     mode.add_argument("--strip", action="store_true", help="clear outputs in solutions/ and notebooks/")
@@ -235,8 +276,14 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(f"stripped {p}" for p in changed) or "no outputs to strip")
         return 0
     try:
+        found = colab.find_repository()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"Colab and Binder badges for {found.url} (from {found.source})" if found.url else colab.NO_ADDRESS)
+    try:
         strip_outputs(solution_paths())
-        written = generate()
+        written = generate(repository=found.url)
     except MarkerError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

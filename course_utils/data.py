@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from .paths import REPO_ROOT, atomic_write_bytes, cache_dir, data_dir
+from .paths import atomic_write_bytes, cache_dir, data_dir
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -55,7 +55,7 @@ HOW_TO_GET_THE_DATA = f"""\
 Ways to get Fashion-MNIST (any one is enough):
   - Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist   (files land in {DEBIAN_DIR})
   - copy the four files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
-    t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz into {REPO_ROOT / 'data' / 'fashion-mnist'}
+    t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz into {data_dir() / 'fashion-mnist'}
   - point the environment variable {ROOT_ENV_VAR} (or load_fashion_mnist(root=...)) at a folder holding them
   - on a machine with a network (Colab too), the course downloads them with torchvision on first use"""
 

@@ -4,8 +4,11 @@ Every path the package writes to comes from here, so one environment variable
 moves it (handy on Colab, on a read-only checkout, or in CI).
 
 - ``COURSE_CACHE``: the cache folder (decoded data, trained checkpoints).
-  Default: ``<repo>/.cache`` when writable, else ``~/.cache/ssl-course``.
-- ``COURSE_DATA``: the project data folder. Default: ``<repo>/data``.
+  Default: ``<repo>/.cache`` in a writable clone, else ``~/.cache/ssl-course``.
+- ``COURSE_DATA``: the project data folder. Default: ``<repo>/data`` in a clone, else ``~/.cache/ssl-course/data``.
+
+An installed package (a wheel, not a clone) has no repository around it: ``CHECKOUT`` is then ``None`` and
+everything goes under the user's cache folder.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The clone this package runs from, or None when it is installed from a wheel (REPO_ROOT is then site-packages).
+CHECKOUT = REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "solutions").is_dir() else None
+USER_CACHE = Path.home() / ".cache" / "ssl-course"
 
 
 def _writable(folder: Path) -> bool:
@@ -28,8 +34,9 @@ def _writable(folder: Path) -> bool:
 
 
 def data_dir() -> Path:
-    """The project's data folder (``$COURSE_DATA`` or ``<repo>/data``)."""
-    return Path(os.environ.get("COURSE_DATA") or REPO_ROOT / "data").expanduser()
+    """The project's data folder (``$COURSE_DATA``, else ``<repo>/data`` in a clone, else the user's cache)."""
+    default = CHECKOUT / "data" if CHECKOUT is not None else USER_CACHE / "data"
+    return Path(os.environ.get("COURSE_DATA") or default).expanduser()
 
 
 def cache_dir(sub: str = "") -> Path:
@@ -38,9 +45,9 @@ def cache_dir(sub: str = "") -> Path:
     if explicit:
         base = Path(explicit).expanduser()
     else:
-        base = REPO_ROOT / ".cache"
+        base = CHECKOUT / ".cache" if CHECKOUT is not None else USER_CACHE
         if not _writable(base):
-            base = Path.home() / ".cache" / "ssl-course"
+            base = USER_CACHE
     folder = base / sub if sub else base
     folder.mkdir(parents=True, exist_ok=True)
     return folder

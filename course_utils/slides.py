@@ -31,6 +31,7 @@ from pathlib import Path
 from . import webassets
 from .assign import solution_paths
 from .nbcode import BEGIN_HIDDEN, BEGIN_SOLUTION, is_instructor_note
+from .options import add_notebooks, add_profile
 from .paths import REPO_ROOT
 
 OUT = REPO_ROOT / "build" / "slides"
@@ -187,10 +188,10 @@ def build(out: Path = OUT, numbers: list[str] | None = None, profile: str = "ful
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="./course slides", description=__doc__.split("\n")[0])
-    ap.add_argument("numbers", nargs="*", help="notebook numbers (default: all)")
+    ap = argparse.ArgumentParser(prog="course slides", description=__doc__.split("\n")[0])
+    add_notebooks(ap, "default: all")
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--profile", default=os.environ.get("COURSE_SLIDES_PROFILE", "full"), choices=["fast", "full"])
+    add_profile(ap, os.environ.get("COURSE_SLIDES_PROFILE", "full"), "the decks' runs")
     ap.add_argument("--checkpoints", default="released", choices=["released", "cache", "train"],
                     help="COURSE_CHECKPOINTS for the run (default: the released models, as the handout)")
     ap.add_argument("--no-execute", action="store_true", help="build from the notebooks as they are, no outputs")

@@ -1,9 +1,15 @@
-"""pyproject.toml and environment.yml install the same list of dependencies."""
+"""The dependencies: ranges for users (pyproject.toml, environment.yml), exact pins for the tests (constraints.txt)."""
 
 import re
 import tomllib
 
+from packaging.requirements import Requirement
+
 from conftest import ROOT
+
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+DEPS = PROJECT["project"]["dependencies"]
+TOOLS = {"pytest", "pytest-xdist", "nbval", "playwright", "ruff", "jupyterlab"}
 
 
 def _env_pip_list():
@@ -25,16 +31,49 @@ def _env_pip_list():
     return out
 
 
+def _pins():
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
 def test_same_dependencies_in_pyproject_and_environment_yml():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    env = [d for d in _env_pip_list() if d != "-e ."]
-    assert sorted(env) == sorted(deps), "environment.yml's pip list drifted from pyproject.toml's dependencies"
-    assert "-e ." in _env_pip_list(), "environment.yml must install the course package itself"
+    env = [d for d in _env_pip_list() if not d.startswith("-e")]
+    assert sorted(env) == sorted(DEPS), "environment.yml's pip list drifted from pyproject.toml's dependencies"
+    assert "-e .[lab]" in _env_pip_list(), "environment.yml installs the course itself, with JupyterLab"
 
 
-def test_torch_pins():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert "torch==2.14.1" in deps and "torchvision==0.29.1" in deps
+def test_users_get_ranges_and_no_test_tools():
+    for dep in DEPS:
+        req = Requirement(dep)
+        assert not any(s.operator in ("==", "===") for s in req.specifier), f"{dep}: a range, not a pin"
+        assert req.name not in TOOLS, f"{req.name} is a tool, not something the notebooks import: put it in an extra"
+    extras = PROJECT["project"]["optional-dependencies"]
+    assert {Requirement(d).name for d in extras["dev"]} >= TOOLS - {"jupyterlab"}
+    assert [Requirement(d).name for d in extras["lab"]] == ["jupyterlab"]
+
+
+def test_the_pins_lie_inside_the_ranges():
+    pins = _pins()
+    for dep in DEPS + [d for extra in PROJECT["project"]["optional-dependencies"].values() for d in extra]:
+        req = Requirement(dep)
+        name = req.name.lower().replace("_", "-")
+        assert name in pins, f"constraints.txt pins no version of {req.name}: run course lock in a fresh .venv"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"constraints.txt pins {name}=={pins[name]}, outside pyproject.toml's {dep}")
+    assert "ssl-course" not in pins, "the course itself is not pinned"
+
+
+def test_pythons():
+    assert PROJECT["project"]["requires-python"] == ">=3.11"
+    course = (ROOT / "course").read_text()
+    assert "(3, 11) <= sys.version_info[:2] <= (3, 13)" in course, "./course accepts the Pythons pyproject.toml does"
+    classifiers = [c for c in PROJECT["project"]["classifiers"] if c.startswith("Programming Language :: Python :: 3.")]
+    oldest = min(classifiers, key=lambda c: int(c.rsplit(".", 1)[1])).rsplit(" ", 1)[1]
+    assert PROJECT["tool"]["ruff"]["target-version"] == "py" + oldest.replace(".", ""), "ruff targets the oldest"
 
 
 def test_readme_names_the_two_commands():

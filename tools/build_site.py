@@ -55,6 +55,7 @@ from course_utils.nbcode import (
     block_lines,
     replace_blocks,
 )
+from course_utils.options import add_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "site"
@@ -344,10 +345,10 @@ def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str =
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="course site", description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default build/site)")
     ap.add_argument("--execute", help="comma-separated notebook numbers to execute (default: all)")
-    ap.add_argument("--profile", default=os.environ.get("COURSE_SITE_PROFILE", "fast"), choices=["fast", "full"])
+    add_profile(ap, os.environ.get("COURSE_SITE_PROFILE", "fast"), "the executed notebooks")
     ap.add_argument("--no-solutions", action="store_true",
                     help="the student site: the student notebooks only (no solutions, nothing executed)")
     args = ap.parse_args(argv)

@@ -480,20 +480,16 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
 def main(argv=None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m course_utils.grade batch", description=__doc__.split("\n\n")[0])
+    from ..options import add_grading, add_workers
+
+    ap = argparse.ArgumentParser(prog="course grade-batch", description=__doc__.split("\n\n")[0])
     ap.add_argument("submissions", help="a folder of notebooks, nbgrader's course folder, a Gradescope export "
                                         "(zip or folder), or a folder of LMS downloads")
     ap.add_argument("--out", required=True, help="where results, feedback and gradebook.csv go")
-    ap.add_argument("--workers", type=int, help="gradings at a time (default: the number of cores)")
-    ap.add_argument("--assignment", help="NN or NN_topic: grade only this assignment (and use it where the "
-                                         "notebook does not say)")
-    ap.add_argument("--solutions", help="the folder with the solution notebooks (default: the course's)")
-    ap.add_argument("--profile", choices=["fast", "full"], default="fast")
-    ap.add_argument("--no-execute", action="store_true", help="skip the top-to-bottom run (tests only)")
+    add_workers(ap, "gradings at a time (default: the number of cores)")
+    add_grading(ap, "NN or NN_topic: grade only this assignment (and use it where the notebook does not say)")
     ap.add_argument("--regrade", action="store_true", help="grade again what is already graded")
     ap.add_argument("--due", help="the due date (ISO 8601, e.g. 2026-12-01T23:59+01:00): later ones are late")
-    ap.add_argument("--hidden-visibility", choices=["visible", "after_due_date", "after_published", "hidden"],
-                    default="visible", help="Gradescope visibility of the hidden tests in each results.json")
     ap.add_argument("--models", choices=["shared", "own"], default="shared",
                     help="shared: the solution notebook trains each assignment's models once, and every submission's "
                          "run starts with a copy (default); own: every submission trains its own")

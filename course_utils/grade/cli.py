@@ -11,6 +11,7 @@ import time
 import traceback
 from pathlib import Path
 
+from ..options import add_grading
 from .core import grade
 from .limits import Limits
 from .results import Results
@@ -27,20 +28,15 @@ def main(argv=None) -> int:
 
         return written_main(argv[1:])
     ap = argparse.ArgumentParser(
-        prog="python -m course_utils.grade",
+        prog="course grade",
         description="Grade a student notebook against the hidden tests in solutions/; write Gradescope's results.json.",
     )
     ap.add_argument("submission", help="the student's .ipynb (or a folder holding it)")
-    ap.add_argument("--assignment", help="NN or NN_topic (default: from the notebook's setup call, else its file name)")
+    add_grading(ap, "NN or NN_topic (default: from the notebook's setup call, else its file name)", profile=None)
     ap.add_argument("--out", default="results.json", help="where to write results.json (default: ./results.json)")
-    ap.add_argument("--solutions", help="the folder with the solution notebooks (default: the course's solutions/)")
-    ap.add_argument("--profile", choices=["fast", "full"], help="COURSE_PROFILE for the run (default: fast)")
-    ap.add_argument("--no-execute", action="store_true", help="skip running the notebook top to bottom (tests only)")
     ap.add_argument("--run-as", metavar="USER", help="run the submission's code as this user (when the grader is root)")
     ap.add_argument("--format", choices=["gradescope", "prairielearn"], default="gradescope",
                     help="the results file's format (default: Gradescope's results.json)")
-    ap.add_argument("--hidden-visibility", choices=["visible", "after_due_date", "after_published", "hidden"],
-                    default="visible", help="Gradescope visibility of the hidden tests' results (default: visible)")
     ap.add_argument("--json", action="store_true", help="print results.json instead of the summary")
     ap.add_argument("--quiet", action="store_true", help="print nothing")
     for name, help_ in [

@@ -248,6 +248,11 @@ def load_assignment(path: Path) -> Assignment:
 
 def find_solution(number_or_name: str, solutions_dir: Path) -> Path:
     """``"01"``, ``"1"`` or ``"01_jensen_elbo"`` to ``solutions/01_jensen_elbo.ipynb``."""
+    if not Path(solutions_dir).is_dir():
+        raise SpecError(
+            f"the solution notebooks (with the hidden tests) are not at {solutions_dir}: they are never installed "
+            "with the package. Grade from a clone of the course repository, or pass --solutions DIR"
+        )
     key = str(number_or_name).strip()
     if key.isdigit():
         key = f"{int(key):02d}"

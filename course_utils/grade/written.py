@@ -567,8 +567,10 @@ def export(assignment: str, submissions, out=None, solutions_dir=None, *, mathja
 
 
 def main(argv=None) -> int:
+    from ..options import add_solutions
+
     ap = argparse.ArgumentParser(
-        prog="./course written",
+        prog="course written",
         description="Every student's answer to each written question of assignment NN, side by side, one HTML page "
                     "per question, with a points and a comment box per student and a CSV download.")
     ap.add_argument("assignment", metavar="NN", help="the assignment: NN or NN_topic")
@@ -576,7 +578,7 @@ def main(argv=None) -> int:
                     help="a folder of notebooks, nbgrader's course folder, a Gradescope export (zip or folder), or a "
                          "folder of LMS downloads")
     ap.add_argument("--out", help="where the pages go (default: build/written/NN_topic/)")
-    ap.add_argument("--solutions", help="the folder with the solution notebooks (default: the course's)")
+    add_solutions(ap)
     ap.add_argument("--no-mathjax", action="store_true", help="do not copy MathJax: the math shows as TeX source")
     a = ap.parse_args(argv)
     try:

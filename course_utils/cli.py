@@ -1,0 +1,451 @@
+"""The course's one command line: ``course COMMAND [options]``, also ``python -m course_utils COMMAND``.
+
+Installed as a console script with the package (``pip install -e ".[lab]"`` puts ``course`` next to the
+environment's ``python``), so it runs the same on Linux, macOS and Windows. ``./course`` in the repository only
+bootstraps ``.venv`` (and, where apt is usable, the Debian packages) and then runs this.
+
+Every command has ``--help``. The student's commands (``lab``, ``setup``) work from an installed wheel alone; the
+instructor's and maintainer's commands need a clone of the repository (the hidden tests, the test suite and the
+tools are not installed with the package) and say so when there is none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .options import add_notebooks, add_profile, add_workers
+
+# What every test run sets: the fast profile, the stored values verified, no progress bars, no downloads, no windows.
+TEST_ENV = {"COURSE_PROFILE": "fast", "COURSE_VERIFY_STORED": "1", "COURSE_PROGRESS": "0", "COURSE_DOWNLOAD": "0",
+            "MPLBACKEND": "Agg"}
+# What the grading and building commands set: no progress bars, no downloads.
+QUIET_ENV = {"COURSE_PROGRESS": "0", "COURSE_DOWNLOAD": "0"}
+TRAINING_NOTEBOOKS = ("02_autoencoders", "03_vae", "04_simclr", "05_mae")
+
+
+class CourseError(Exception):
+    """A command cannot go on: the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str
+    run: Callable[[list[str]], int]
+    checkout: bool  # needs a clone of the repository
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, summary: str, checkout: bool = True):
+    def register(fn: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+        COMMANDS[name] = Command(name, summary, fn, checkout)
+        return fn
+
+    return register
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The options several commands share, written once
+
+
+def parser(name: str, description: str | None = None) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog=f"course {name}", description=description or COMMANDS[name].summary)
+
+
+def add_test_workers(ap: argparse.ArgumentParser) -> None:
+    add_workers(ap, "test files side by side, one per worker (default: $COURSE_TEST_WORKERS, else one per core, at "
+                    "most 4; 1: one after the other)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Where things are
+
+
+def checkout(required: bool = True) -> Path | None:
+    """The clone of the course repository this package runs from, else one around the working directory."""
+    for base in (paths.REPO_ROOT, *[p for p in (Path.cwd(), *Path.cwd().parents)]):
+        if (base / "solutions").is_dir() and (base / "pyproject.toml").is_file() and (base / "course_utils").is_dir():
+            return base
+    if required:
+        raise CourseError("this command needs a clone of the course repository (its tests, hidden tests and tools "
+                          "are not installed with the package). Clone it, then run the command inside the clone.")
+    return None
+
+
+def notebook_paths(root: Path, folder: str, numbers: list[str]) -> list[Path]:
+    """``root/folder/NN_*.ipynb`` for each number (every notebook when none is given)."""
+    if not numbers:
+        return sorted((root / folder).glob("[0-9][0-9]_*.ipynb"))
+    out = []
+    for n in numbers:
+        if not (len(n) == 2 and n.isdigit()):
+            raise CourseError(f"{n!r} is not a notebook number: give two digits, e.g. 02")
+        found = sorted((root / folder).glob(f"{n}_*.ipynb"))
+        if not found:
+            raise CourseError(f"there is no notebook {n} in {folder}/")
+        out += found
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running other programs
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    """Run ``cmd`` with ``os.environ`` plus ``env``; its exit status. Ctrl-C reaches it (same process group), and
+    we wait for it to finish."""
+    full = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(cmd, env=full, cwd=cwd)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue
+
+
+def run_main(main: Callable[[list[str]], int], argv: list[str], env: dict[str, str] | None = None) -> int:
+    """Call a module's ``main(argv)`` in this process, with ``env`` set for it."""
+    os.environ.update(env or {})
+    return int(main(argv) or 0)
+
+
+def side_by_side(workers: int | None, extra: list[str]) -> tuple[list[str], dict[str, str]]:
+    """pytest-xdist's arguments and the threads per worker: one worker per core (at most 4), each notebook's
+    training with cores / workers threads (more OpenMP threads than cores make training several times slower)."""
+    if any(a in ("-n", "-pno:xdist", "no:xdist") or a.startswith(("-n", "--numprocesses")) for a in extra):
+        return [], {}
+    cores = os.cpu_count() or 1
+    if workers is None:
+        workers = int(os.environ.get("COURSE_TEST_WORKERS") or min(cores, 4))
+    if workers <= 1:
+        return [], {}
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(cores // workers, 1))
+    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS") or threads}
+    # one test file (or notebook) per worker at a time; the units and their order: conftest.py
+    return ["-n", str(workers), "--dist", "loadscope", "--no-loadscope-reorder"], env
+
+
+def pytest_cmd(python: str | Path = sys.executable) -> list[str]:
+    return [str(python), "-m", "pytest"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Students
+
+
+@command("lab", "open the course in JupyterLab (notebook 01 in a clone; the working folder otherwise)", checkout=False)
+def cmd_lab(argv: list[str]) -> int:
+    ap = parser("lab", "Open the course in JupyterLab. Options after these go to JupyterLab, e.g. --no-browser "
+                       "--port 8890.")
+    add_profile(ap, None, "the notebooks", "default: $COURSE_PROFILE, else full")
+    a, rest = ap.parse_known_args(argv)
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        raise CourseError('JupyterLab is not installed here: pip install "ssl-course[lab]" (or jupyterlab), then '
+                          "run course lab again") from None
+    root = checkout(required=False)
+    env = {"COURSE_PROFILE": a.profile} if a.profile else {}
+    cmd = [sys.executable, "-m", "jupyter", "lab"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # Jupyter refuses root (containers, CI) without it
+    if root is not None:
+        cmd += [f"--notebook-dir={root}", str(root / "notebooks" / "01_jensen_elbo.ipynb")]
+    profile = a.profile or os.environ.get("COURSE_PROFILE") or "full"
+    print(f"[course] opening JupyterLab (COURSE_PROFILE={profile}); stop it with Ctrl-C", file=sys.stderr)
+    return run(cmd + rest, env)
+
+
+@command("setup", "say what this environment has: Python, torch, the device, the data, the clone", checkout=False)
+def cmd_setup(argv: list[str]) -> int:
+    parser("setup", "Say what the course finds in this environment. (./course setup also creates .venv.)").parse_args(
+        argv)
+    import platform
+
+    import torch
+
+    from .data import find_data_source
+    from .profiles import get_device
+    from .speed import autocast_dtype
+
+    device = get_device()
+    root = checkout(required=False)
+    print(f"Python  : {platform.python_version()} ({sys.executable})")
+    print(f"torch   : {torch.__version__}")
+    print(f"device  : {device} ({'bfloat16 autocast' if autocast_dtype(device) else 'float32'})")
+    print(f"data    : {find_data_source().describe()}")
+    print(f"cache   : {paths.cache_dir()}")
+    print(f"course  : {Path(__file__).resolve().parent}" + (f" (clone {root})" if root else " (installed)"))
+    print("ready. Open the course with: course lab")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tests
+
+
+@command("test", "every test: unit tests and every notebook in both folders, fast profile")
+def cmd_test(argv: list[str]) -> int:
+    ap = parser("test", "Run every test (unit tests, and every notebook in both folders in the fast profile). "
+                        "Other options and paths go to pytest, e.g. course test tests/test_data.py -x.")
+    add_test_workers(ap)
+    a, rest = ap.parse_known_args(argv)
+    root = checkout()
+    xdist, threads = side_by_side(a.workers, rest)
+    return run(pytest_cmd() + xdist + rest, {**TEST_ENV, **threads}, cwd=root)
+
+
+def second_kernel_set(machine: str, cpu_flags: str) -> dict[str, str]:
+    """A set of CPU kernels other than this CPU's own: AVX2 on x86 with AVX-512, the generic kernels elsewhere."""
+    if machine in ("x86_64", "AMD64") and "avx512f" in cpu_flags.split():
+        wanted = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+    elif machine in ("x86_64", "AMD64"):  # AVX2 is this CPU's own set already: the generic kernels differ
+        wanted = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
+    else:
+        wanted = {"ATEN_CPU_CAPABILITY": "default"}
+    return {k: os.environ.get(k) or v for k, v in wanted.items()}
+
+
+def _cpu_flags() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+@command("test-kernels", "the training notebooks (02-05) again under a second set of CPU kernels, empty cache")
+def cmd_test_kernels(argv: list[str]) -> int:
+    ap = parser("test-kernels", "The solution notebooks that train (02-05) under a second set of CPU kernels (AVX2 "
+                                "on x86 with AVX-512, the generic kernels elsewhere; one thread unless "
+                                "OMP_NUM_THREADS says otherwise) from an empty cache: what another CPU trains must "
+                                "still pass the stored values' tolerances. Other options go to pytest.")
+    ap.add_argument("--cache", type=Path, default=os.environ.get("COURSE_KERNELS_CACHE") or None,
+                    help="train into this cache and keep it (it must hold no checkpoints yet; CI passes its own, "
+                         "so that course test then evaluates the models trained here). Default: a temporary one")
+    a, rest = ap.parse_known_args(argv)
+    import platform
+
+    root = checkout()
+    env = {**TEST_ENV, **second_kernel_set(platform.machine(), _cpu_flags())}
+    env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS") or "1"
+    env["MKL_NUM_THREADS"] = os.environ.get("MKL_NUM_THREADS") or env["OMP_NUM_THREADS"]
+    if a.cache is not None:
+        cache, keep = a.cache.resolve(), True
+        if (cache / "checkpoints").is_dir() and any((cache / "checkpoints").iterdir()):
+            raise CourseError(f"{cache} already holds checkpoints: this pass must train from scratch. Empty "
+                              f"{cache / 'checkpoints'}, or leave out --cache.")
+        cache.mkdir(parents=True, exist_ok=True)
+    else:
+        cache, keep = Path(tempfile.mkdtemp(prefix="course-kernels-")), False
+        decoded = paths.cache_dir() / "data"
+        if decoded.is_dir():
+            _link_or_copy(decoded, cache / "data")  # decoded images: kept
+    env["COURSE_CACHE"] = str(cache)
+    print(f"[course] second kernel set: ATen {env['ATEN_CPU_CAPABILITY']}, oneDNN ISA "
+          f"{env.get('ONEDNN_MAX_CPU_ISA', 'default')}, MKL {env.get('MKL_ENABLE_INSTRUCTIONS', 'default')}, "
+          f"{env['OMP_NUM_THREADS']} thread(s), empty cache {cache}", file=sys.stderr)
+    targets = [str(root / "solutions" / f"{nb}.ipynb") for nb in TRAINING_NOTEBOOKS]
+    try:
+        return run(pytest_cmd() + targets + rest, env, cwd=root)
+    finally:
+        if not keep:
+            shutil.rmtree(cache, ignore_errors=True)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        dst.symlink_to(src.resolve(), target_is_directory=True)
+    except OSError:  # Windows without the right to make links
+        shutil.copytree(src, dst)
+
+
+@command("test-full", "every untouched student notebook (or those named) in the full profile (slow)")
+def cmd_test_full(argv: list[str]) -> int:
+    ap = parser("test-full", "Every untouched student notebook (or those named) in the full profile with the "
+                             "released checkpoints. Slow: not part of course test. Other options go to pytest.")
+    add_notebooks(ap, "default: all")
+    a, rest = ap.parse_known_args(argv)
+    root = checkout()
+    env = {**TEST_ENV, "COURSE_PROFILE": "full", "COURSE_CHECKPOINTS": os.environ.get("COURSE_CHECKPOINTS")
+           or "released"}
+    env.pop("COURSE_VERIFY_STORED")
+    targets = [str(p) for p in notebook_paths(root, "notebooks", a.numbers)]
+    return run(pytest_cmd() + targets + ["--nbval-cell-timeout=3600", "--durations=0"] + rest, env, cwd=root)
+
+
+@command("test-nbgrader", "the real nbgrader (its own environment, from PyPI) generates and autogrades the notebooks")
+def cmd_test_nbgrader(argv: list[str]) -> int:
+    ap = parser("test-nbgrader", "The real nbgrader 0.9.6, in an environment of its own, generates and autogrades "
+                                 "the course's notebooks as course generate and course grade do. Slow: not part of "
+                                 "course test. Other options go to pytest.")
+    _, rest = ap.parse_known_args(argv)
+    root = checkout()
+    env = {**QUIET_ENV, "COURSE_NBGRADER": "1", "MPLBACKEND": "Agg"}
+    return run(pytest_cmd() + ["tests/test_nbgrader.py", "-v"] + rest, env, cwd=root)
+
+
+@command("e2e", "the browser test on every student notebook (course test runs it on 01); screenshots in artifacts/")
+def cmd_e2e(argv: list[str]) -> int:
+    ap = parser("e2e", "The browser test (JupyterLab in Debian's chromium) on every student notebook; screenshots "
+                       "in artifacts/e2e/. Other options go to pytest.")
+    _, rest = ap.parse_known_args(argv)
+    root = checkout()
+    env = {**TEST_ENV, "COURSE_E2E": os.environ.get("COURSE_E2E") or "all"}
+    return run(pytest_cmd() + ["tests/e2e", "-s"] + rest, env, cwd=root)
+
+
+@command("test-matrix", "unit tests and the fast notebooks 01-05 under other Pythons and the oldest allowed torch")
+def cmd_test_matrix(argv: list[str]) -> int:
+    from . import matrix
+
+    return matrix.main(argv, checkout())
+
+
+@command("lint", "ruff on the code and the notebooks (--fix to repair what it can)")
+def cmd_lint(argv: list[str]) -> int:
+    ap = parser("lint", "ruff on conftest.py, course_utils, tests, tools, benchmarks and the notebooks. Other options "
+                        "go to ruff, e.g. --fix.")
+    _, rest = ap.parse_known_args(argv)
+    root = checkout()
+    targets = ["conftest.py", "course_utils", "tests", "tools", "benchmarks", "solutions", "notebooks"]
+    return run([sys.executable, "-m", "ruff", "check", *targets, *rest], cwd=root)
+
+
+@command("lock", "write constraints.txt: the exact versions of this environment, which course test runs with")
+def cmd_lock(argv: list[str]) -> int:
+    parser("lock", "Write constraints.txt from this environment (pip freeze, without the course itself). Run it in a "
+                   "fresh .venv after changing pyproject.toml's dependencies, then run course test.").parse_args(argv)
+    root = checkout()
+    frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True,
+                            capture_output=True, text=True).stdout.splitlines()
+    target = root / "constraints.txt"
+    header = [ln for ln in target.read_text().splitlines() if ln.startswith("#")] if target.exists() else []
+    pins = sorted((ln for ln in frozen if ln and not ln.lower().startswith("ssl-course")), key=str.lower)
+    paths.atomic_write_bytes(target, ("\n".join(header + pins) + "\n").encode())
+    print(f"[course] wrote {len(pins)} pins to {target}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Instructors and TAs: the package's own command lines
+
+
+@command("generate", "write notebooks/ from solutions/ (after editing a solution; --check, --strip)")
+def cmd_generate(argv: list[str]) -> int:
+    checkout()
+    from .assign import main
+
+    return run_main(main, argv)
+
+
+@command("instructor", "add the generated instructor notes (the usual mistakes) to the solutions")
+def cmd_instructor(argv: list[str]) -> int:
+    checkout()
+    from .instructor import main
+
+    return run_main(main, argv)
+
+
+@command("grade", "grade one student notebook against the hidden tests; writes results.json")
+def cmd_grade(argv: list[str]) -> int:
+    from .grade.cli import main
+
+    return run_main(main, argv, QUIET_ENV)
+
+
+@command("grade-batch", "grade a whole class: results, feedback and gradebook.csv")
+def cmd_grade_batch(argv: list[str]) -> int:
+    from .grade.batch import main
+
+    return run_main(main, argv, QUIET_ENV)
+
+
+@command("written", "every student's answer to each written question, a page per question for a TA")
+def cmd_written(argv: list[str]) -> int:
+    from .grade.written import main
+
+    return run_main(main, argv)
+
+
+@command("slides", "reveal.js decks into build/slides/ (full profile, released checkpoints)")
+def cmd_slides(argv: list[str]) -> int:
+    checkout()
+    from .slides import main
+
+    return run_main(main, argv, QUIET_ENV)
+
+
+def _script(relative: str, argv: list[str], env: dict[str, str] | None = None) -> int:
+    root = checkout()
+    return run([sys.executable, str(root / relative), *argv], env)
+
+
+@command("site", "the course website into build/site/ (executes the solutions; --no-solutions: the student site)")
+def cmd_site(argv: list[str]) -> int:
+    return _script("tools/build_site.py", argv, QUIET_ENV)
+
+
+@command("student-bundle", "build/ssl-course-student.zip: what students get (no solutions, no hidden tests)")
+def cmd_student_bundle(argv: list[str]) -> int:
+    return _script("grading/bundles.py", ["student", *argv])
+
+
+@command("gradescope", "build/gradescope-NN_*.zip: Gradescope's autograder for each assignment (or those named)")
+def cmd_gradescope(argv: list[str]) -> int:
+    return _script("grading/bundles.py", ["gradescope", *argv])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+GROUPS = {
+    "students": ["lab", "setup"],
+    "instructors and TAs": ["generate", "instructor", "grade", "grade-batch", "written", "slides", "site",
+                            "student-bundle", "gradescope"],
+    "tests and maintenance": ["test", "test-kernels", "test-full", "test-nbgrader", "test-matrix", "e2e", "lint",
+                              "lock"],
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS)) + 2
+    lines = ["usage: course COMMAND [options]   (also: python -m course_utils COMMAND)", "",
+             "The course's command line. Every command has --help.", ""]
+    for group, names in GROUPS.items():
+        lines.append(f"{group}:")
+        lines += [f"  {n:<{width}}{COMMANDS[n].summary}" for n in names]
+        lines.append("")
+    lines.append("Settings: COURSE_PROFILE (fast|full), COURSE_CACHE, COURSE_DATA, COURSE_DEVICE; see the README.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(name, COMMANDS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        print(f"course: unknown command '{name}'.{hint} Run 'course --help' for the list.", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[name].run(rest)
+    except CourseError as e:
+        print(f"course {name}: {e}", file=sys.stderr)
+        return 2
+
