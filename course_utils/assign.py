@@ -190,8 +190,8 @@ def _colab_problems(path: Path, nb, repository: str | None, strict: bool) -> lis
     and the notebooks stay as they were committed."""
     found = colab.placeholders(nbformat.writes(nb))
     if found:
-        return [f"{path} holds a placeholder address ({found[0]!r}): set [tool.ssl-course] repository in "
-                "pyproject.toml and run `./course generate`."]
+        return [f"{path} holds a placeholder address ({found[0]!r}): run `./course generate` (it writes the address "
+                "of [tool.ssl-course] repository in pyproject.toml, or of a GitHub `origin`, or none)."]
     if strict:
         ok = colab.is_current(nb, path.stem, repository)
     else:
@@ -199,9 +199,13 @@ def _colab_problems(path: Path, nb, repository: str | None, strict: bool) -> lis
         ok = colab.is_current(nb, path.stem, None) or (shown is not None and colab.is_current(nb, path.stem, shown))
     if ok:
         return []
-    wanted = f"those of {repository}" if strict and repository else "current ones" if not strict else "none"
-    return [f"{path}: its Colab and Binder badges or its Colab block are not {wanted} (public address: "
-            f"{repository or 'none'}): run `./course generate`."]
+    if not strict:
+        what = "a Colab or Binder badge without its Colab block (or the other way round, or an old block)"
+    elif repository:
+        what = f"no current Colab and Binder badges and Colab block for {repository}"
+    else:
+        what = "a Colab or Binder badge or a Colab block, but there is no public address"
+    return [f"{path} holds {what}: run `./course generate`."]
 
 
 def problems(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR,

@@ -96,8 +96,8 @@ SEED_ENV_VAR = "COURSE_SEED"
 
 def on_colab_setup() -> None:
     """On Google Colab, turn on its widget manager (ipywidgets 8 need it); elsewhere, nothing. The Colab block at
-    the top of each setup cell (tools/colab.py) installs the course; this does the rest, and the data are
-    downloaded when first loaded."""
+    the top of each setup cell (:mod:`course_utils.colab`) installs the course; this does the rest, and the data
+    are downloaded when first loaded."""
     import sys
 
     if "google.colab" in sys.modules:

@@ -6,12 +6,14 @@ an executable script, runs from the repository root once the repository is in th
 
 import os
 import re
+import shutil
 import subprocess
 import tomllib
 
 import nbformat
 
 from conftest import ROOT
+from course_utils.assign import generate
 
 BINDER = ROOT / "binder"
 
@@ -39,11 +41,25 @@ def test_postbuild_is_an_executable_script_that_installs_the_package_with_cpu_to
     assert "download.pytorch.org/whl/cpu" in install[0], "Binder has no GPU: CPU torch wheels"
 
 
-def test_every_notebook_links_binder_next_to_colab():
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+def test_every_notebook_links_binder_next_to_colab(tmp_path):
+    """Generated with a public address, every student notebook's first line opens it on Colab and on Binder."""
+    repo = "https://github.com/some-university/ssl-course"
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+    generate(tmp_path / "solutions", tmp_path / "notebooks", repo)
+    paths = sorted((tmp_path / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [p.name for p in paths] == [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    for path in paths:
         first = nbformat.read(path, as_version=4).cells[0].source.split("\n", 1)[0]
-        assert "colab.research.google.com" in first and "mybinder.org/v2/gh/" in first, path.name
+        assert "colab.research.google.com/github/some-university/ssl-course/" in first, path.name
+        assert "mybinder.org/v2/gh/some-university/ssl-course/main?" in first, path.name
         assert f"urlpath=lab/tree/notebooks/{path.name}" in first, path.name
+
+
+def test_the_committed_notebooks_link_binder_only_with_colab():
+    """Without a public address the committed notebooks have neither badge (no dead links); with one, both."""
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb")):
+        first = nbformat.read(path, as_version=4).cells[0].source.split("\n", 1)[0]
+        assert ("colab.research.google.com" in first) == ("mybinder.org/v2/gh/" in first), path.name
 
 
 def test_start_defaults_binder_to_the_fast_profile_and_runs_the_server():
