@@ -25,7 +25,7 @@ versions, so the badges and the block follow the address in one step:
 cell; :func:`colab_venv` makes the throwaway environment with "Colab's own packages" it runs in.
 
     python -m course_utils.colab                       # the address and where it comes from
-    python -m course_utils.colab --simulate 01 --python VENV/bin/python [--workdir DIR]
+    python -m course_utils.colab --simulate 01 [--python VENV/bin/python] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -359,6 +359,7 @@ def simulate(python: Path, clone: Path, notebook: str, workdir: Path, profile: s
     from nbclient.exceptions import CellExecutionError
 
     python, clone, workdir = Path(python).absolute(), Path(clone).resolve(), Path(workdir).resolve()
+    given = python
     start = time.monotonic()
     log: list[str] = []
 
@@ -401,7 +402,8 @@ def simulate(python: Path, clone: Path, notebook: str, workdir: Path, profile: s
         env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])
         if _build_requires_met(python, copy_dir):  # else pip's isolated build fetches them from the index
             env["PIP_NO_BUILD_ISOLATION"] = "0"  # pip's inverted switch: "0" turns build isolation off
-        log.append(f"[simulate] {source.relative_to(clone)} in {workdir} with {python}, profile {profile}")
+        log.append(f"[simulate] {source.relative_to(clone)} in {workdir}, profile {profile}, kernel {python}"
+                   + (f" (a throwaway venv over the packages of {given})" if fresh_env else ""))
         log.append(f"[simulate] pip installs {PACKAGE} from a copy of {clone}"
                    + (" (build isolation off)" if "PIP_NO_BUILD_ISOLATION" in env else ""))
 
@@ -438,8 +440,8 @@ def simulate(python: Path, clone: Path, notebook: str, workdir: Path, profile: s
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m course_utils.colab", description=__doc__.split("\n")[0])
     ap.add_argument("--simulate", metavar="NN", help="run notebooks/NN_*.ipynb as on a fresh Colab runtime")
-    ap.add_argument("--python", type=Path, help="--simulate: the python of a throwaway venv with Colab's packages "
-                                                "(default: a new one that sees this environment's packages)")
+    ap.add_argument("--python", type=Path, default=Path(sys.executable),
+                    help="--simulate: a python whose packages play Colab's (default: this one; left unchanged)")
     ap.add_argument("--workdir", type=Path, help="--simulate: the /content-like folder (default: a temporary one)")
     ap.add_argument("--profile", default="fast", choices=["fast", "full"])
     args = ap.parse_args(argv)
@@ -448,8 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{found.url} (from {found.source})" if found.url else NO_ADDRESS)
         return 0
     with tempfile.TemporaryDirectory(prefix="colab-") as tmp:
-        python = args.python or colab_venv(Path(sys.executable), Path(tmp) / "venv")
-        run = simulate(python, REPO_ROOT, args.simulate, args.workdir or Path(tmp) / "content", args.profile)
+        run = simulate(args.python, REPO_ROOT, args.simulate, args.workdir or Path(tmp) / "content", args.profile)
     print(run.log)
     print(f"{'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s")
     return 0 if run.ok else 1
