@@ -332,7 +332,7 @@ FALLBACK_BANNER = (
     "=" * 78 + "\n"
     "  NOTE: Fashion-MNIST was not found, so this notebook runs on scikit-learn's 8x8 digits,\n"
     "  resized to 28x28. Everything works, but numbers and pictures differ from the lecture's.\n"
-    "  To get the real data: sudo apt-get install dataset-fashion-mnist  (or see README.md, 'Data').\n"
+    "  To get the real data: sudo apt-get install dataset-fashion-mnist  (or see the README's set-ups).\n"
     + "=" * 78
 )
 

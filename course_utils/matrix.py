@@ -105,8 +105,9 @@ def install(root: Path, python: Path, which: str, venv: Path, log) -> Path:
     """The combination's environment, made or brought up to date: ``.[dev]`` with constraints.txt, and torch as
     ``which`` says. Returns its interpreter."""
     specs = torch_specs(root, which)
-    kept = [ln for ln in (root / "constraints.txt").read_text().splitlines()
-            if not re.match(r"^(torch|torchvision)==", ln, re.I)]
+    # torch's own pins go with it: another torch needs its own triton and CUDA libraries
+    own = r"^(torch|torchvision)==" if which == "newest" else r"^(torch|torchvision|triton|nvidia-[\w-]+|cuda-[\w-]+)=="
+    kept = [ln for ln in (root / "constraints.txt").read_text().splitlines() if not re.match(own, ln, re.I)]
     want = hashlib.sha256("\n".join([*kept, *specs, (root / "pyproject.toml").read_text()]).encode()).hexdigest()[:16]
     stamp = venv / ".course-installed"
     py = venv_python(venv)

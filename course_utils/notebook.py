@@ -63,11 +63,9 @@ class Course:
         slow = (self.notebook in TRAINS_IN_FULL and self.device.type == "cpu" and not self.profile.is_fast
                 and checkpoint_mode() != "released")
         if slow and bf16_forced() is None:  # float32 because this CPU lacks bf16, not because COURSE_BF16=0 asks
-            # measured on 2 AVX2 cores (benchmarks/results/notebook_times_avx2_cpu.json): 03 8.3, 04 13.9, 05 16.7
-            # minutes, 1.2-2.3x the README's times on a CPU with native bf16
-            return ("training in float32: this CPU has no native bfloat16, so the full profile takes up to 2.3x the "
-                    "README's times (8-17 minutes a notebook on 2 AVX2 cores); COURSE_CHECKPOINTS=released loads the "
-                    "course's trained models instead")
+            # the full profile's training is then up to 2.3x slower (benchmarks/README.md)
+            return ("training in float32, which is slower on this computer: if the full profile takes too long, "
+                    "COURSE_CHECKPOINTS=released loads the course's trained models instead")
         return "training in float32"
 
 

@@ -71,7 +71,7 @@ BUDGETS: dict[str, dict[str, object]] = {
         "capstone_sup_epochs": 1,  # ... and at least this many passes over the labelled images
     },
     "full": {
-        "description": "real results, as quoted in the notebooks and the README",
+        "description": "real results, as the notebooks' text discusses them",
         "n_train": 60_000,
         "n_test": 10_000,
         "epochs": 10,

@@ -24,7 +24,7 @@ def _imports(tree):
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_a_script_neither_edits_sys_path_nor_imports_another_script(path):
     tree = ast.parse(path.read_text())
-    # code, not text: tools/colab.py writes a sys.path line into the Colab notebooks' set-up cell, as a string
+    # code, not text: a script may mention sys.path in a string
     edits = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "path"
              and isinstance(n.value, ast.Name) and n.value.id == "sys"]
     assert not edits, f"{path.name} uses sys.path (lines {edits}): import course_utils, which .venv has installed"

@@ -41,7 +41,7 @@ def nbgrader_env(env_dir: Path = ENV_DIR) -> tuple[Path, dict]:
 
 
 def course_config(root: Path, timeout: int = 600) -> str:
-    """The ``nbgrader_config.py`` of an nbgrader course on these notebooks (README, "Grading"): the course's
+    """The ``nbgrader_config.py`` of an nbgrader course on these notebooks (docs/tas.md, "nbgrader"): the course's
     instructor notes (cells tagged ``instructor``) are removed by ``generate_assignment``, before nbgrader's own
     steps, as ``./course generate`` removes them."""
     return (
