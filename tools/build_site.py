@@ -4,6 +4,7 @@
     python tools/build_site.py --execute 01      # execute only these; the others are shown without outputs
     python tools/build_site.py --profile full    # the real results (slow on a CPU)
     python tools/build_site.py --no-solutions    # the student site: the student notebooks only
+    python tools/build_site.py --release-solutions 01 02   # the student site with 01's and 02's solutions
 
 Or ``./course site``. Open ``build/site/index.html`` in a browser; no server is needed.
 
@@ -17,13 +18,16 @@ and loads nothing from a CDN.
 
 Two sites: the default one is the **instructor site** (it holds the executed solutions, and every page says so in
 a banner); ``--no-solutions`` builds the **student site**, the student notebooks only, to publish.
+``--release-solutions NN [NN ...]`` builds the student site with the solutions of the notebooks named, for after
+their deadline (:func:`released_solution`): the solution code and the written questions' model answers, executed,
+without the instructor notes, the rubrics or the hidden tests.
 
 What it writes under ``build/site/``:
 
 - ``index.html``: the course map, one row per notebook, with time, exercises (★ and minutes) and links;
 - ``notebooks/NN_topic.html`` and ``.ipynb``: the student notebook as students get it (not executed);
 - ``solutions/NN_topic.html``: the solution notebook, executed under the chosen profile (hidden tests removed);
-  not in the student site;
+  in the student site only for the released solutions, then with ``solutions/NN_topic.ipynb`` to download;
 - ``_static/``: MathJax, require.js and the widget renderer.
 
 The build fails (exit status 1) when a notebook raises while it is executed, or when a page links to a file or
@@ -33,6 +37,7 @@ an anchor that does not exist. Links to other sites are not checked (the build m
 from __future__ import annotations
 
 import argparse
+import copy
 import html
 import os
 import re
@@ -53,6 +58,8 @@ from course_utils.nbcode import (
     END_HIDDEN,
     END_SOLUTION,
     block_lines,
+    blocks,
+    is_instructor_note,
     replace_blocks,
 )
 from course_utils.options import add_profile
@@ -83,6 +90,7 @@ class Notebook:
     minutes: int | None
     exercises: list[Exercise] = field(default_factory=list)
     executed: bool = False
+    released: bool = False  # its solution is in the student site (--release-solutions)
     seconds: float = 0.0
 
     @property
@@ -143,6 +151,48 @@ def without_hidden_tests(nb) -> None:
             cell.source = f"{note}\n\n{body}"
 
 
+RUBRIC_RE = re.compile(r"^\s*\*\*Rubric\b")  # a written answer's rubric opens with **Rubric (n points).**
+
+
+def _unwrap(source: str, begin: str, end: str, where: str) -> str:
+    """``source`` with the marker lines of its ``begin`` ... ``end`` blocks removed, what is between them kept."""
+    lines = source.split("\n")
+    markers = {i - 1 for span in blocks(source, begin, end, where) for i in span}
+    return "\n".join(line for i, line in enumerate(lines) if i not in markers)
+
+
+def model_answer(source: str, where: str = "cell") -> str:
+    """A written question's answer cell as students may see it after the deadline: its model answer, without the
+    markers and without the rubric (from the line ``**Rubric ...`` to the end of the block)."""
+    lines = source.split("\n")
+    drop: set[int] = set()
+    for b, e in blocks(source, BEGIN_SOLUTION, END_SOLUTION, where):
+        drop |= {b - 1, e - 1}
+        rubric = next((i for i in range(b, e - 1) if RUBRIC_RE.match(lines[i])), None)
+        if rubric is not None:
+            drop |= set(range(rubric, e - 1))
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop).strip()
+
+
+def released_solution(nb):
+    """The solution as students get it after the deadline (a new notebook; ``nb`` is untouched): no instructor
+    notes, no hidden tests, the solution code without its markers, and each written question's model answer
+    without its rubric, under a line that says what it is."""
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if not is_instructor_note(c)]
+    for i, cell in enumerate(nb.cells):
+        where = f"cell {i}"
+        if cell.cell_type == "code":
+            source = replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, where)
+            cell.source = _unwrap(source, BEGIN_SOLUTION, END_SOLUTION, where).rstrip("\n")
+        elif cell.cell_type == "markdown" and BEGIN_SOLUTION in cell.source:
+            note = "*The model answer, released after the deadline (your answer went here).*"
+            cell.source = f"{note}\n\n{model_answer(cell.source, where)}"
+        else:
+            cell.source = replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, where)
+    return nb
+
+
 # --------------------------------------------------------------------------------------------- pages
 
 STYLE = """
@@ -185,6 +235,9 @@ def landing_page(notebooks: list[Notebook], profile: str, with_solutions: bool =
             f'(<a href="notebooks/{n.stem}.ipynb" download>.ipynb</a>)'
             + (f'<br><a href="solutions/{n.stem}.html">solution</a><br><span class=small>{ran}</span>'
                if with_solutions else "")
+            + (f'<br><a href="solutions/{n.stem}.html">solution</a> '
+               f'(<a href="solutions/{n.stem}.ipynb" download>.ipynb</a>)<br><span class=small>released</span>'
+               if n.released and not with_solutions else "")
             + "</td></tr>"
         )
     return f"""<!DOCTYPE html>
@@ -201,7 +254,8 @@ by a check that prints <code>[PASS]</code>, <code>[TODO]</code> or <code>[FAIL]<
 <p class=small>{len(notebooks)} notebooks, about {total} minutes ({total / 60:.1f} hours) in all.
 Work on them in JupyterLab (<code>./course lab</code>) or on Colab (the badge at the top of each notebook).
 {"The solution pages are the solution notebooks, executed for this site." if with_solutions else
- "The student site: the notebooks as you get them, without solutions."}</p>
+ "The student site: the notebooks as you get them, and the solutions released so far."
+ if any(n.released for n in notebooks) else "The student site: the notebooks as you get them, without solutions."}</p>
 <table>
 <tr><th class=num>#</th><th>notebook</th><th class=num>time</th><th>hardest</th><th>exercises</th><th>pages</th></tr>
 {"".join(rows)}
@@ -239,15 +293,16 @@ def _add_nav(body: str, nav: str) -> str:
 def nav_bar(n: Notebook, here: str, with_solutions: bool = True) -> str:
     other = "solutions" if here == "notebooks" else "notebooks"
     label = "the solution" if here == "notebooks" else "the student version"
+    linked = with_solutions or n.released
     return (
         (INSTRUCTOR_BANNER if with_solutions else "")
         + '<nav class="course-nav" style="font-family: system-ui, sans-serif; padding: .6rem 1rem; '
         'background: #f4f4f4; border-bottom: 1px solid #ddd;">'
         '<a href="../index.html" style="margin-right: 1.2rem; color: #0b57d0">&larr; course map</a>'
         + (f'<a href="../{other}/{n.stem}.html" style="margin-right: 1.2rem; color: #0b57d0">{label}</a>'
-           if with_solutions else "")
+           if linked else "")
         + (f'<a href="{n.stem}.ipynb" download style="color: #0b57d0">download .ipynb</a>'
-           if here == "notebooks" else "")
+           if here == "notebooks" or (n.released and not with_solutions) else "")
         + "</nav>"
     )
 
@@ -301,11 +356,22 @@ def check_links(site: Path) -> list[str]:
 
 
 def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str = "fast",
-          with_solutions: bool = True) -> list[Notebook]:
-    """The site; ``with_solutions=False``: the student site (notebooks only, nothing executed, no solution page)."""
+          with_solutions: bool = True, release: list[str] | None = None) -> list[Notebook]:
+    """The site; ``with_solutions=False``: the student site (notebooks only, nothing executed, no solution page).
+
+    ``release``: the numbers of the notebooks whose solutions the student site publishes (implies the student
+    site): each as :func:`released_solution`, executed unless ``execute_only`` leaves it out, as a page and as a
+    notebook to download."""
     solutions = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
     if not solutions:
         raise SiteError("no solution notebooks in solutions/")
+    release = sorted({r.zfill(2) for r in release or []})
+    unknown = [r for r in release if r not in {p.name[:2] for p in solutions}]
+    if unknown:
+        raise SiteError(f"no solution notebook {', '.join(unknown)} to release (solutions/ has "
+                        f"{', '.join(p.name[:2] for p in solutions)})")
+    if release:
+        with_solutions = False
     if out.exists():
         shutil.rmtree(out)
     (out / "notebooks").mkdir(parents=True)
@@ -316,6 +382,7 @@ def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str =
     notebooks = []
     for sol in solutions:
         n = describe(sol)
+        n.released = n.number in release
         student = ROOT / "notebooks" / sol.name
         if not student.exists():
             raise SiteError(f"notebooks/{sol.name} is missing: run ./course generate")
@@ -324,6 +391,8 @@ def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str =
             render(nbformat.read(str(student), as_version=4), nav_bar(n, "notebooks", with_solutions)),
             encoding="utf-8")
         if not with_solutions:
+            if n.released:
+                _release(sol, n, out, execute_only, profile)
             notebooks.append(n)
             continue
         (out / "solutions").mkdir(exist_ok=True)
@@ -344,6 +413,25 @@ def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str =
     return notebooks
 
 
+def _release(sol: Path, n: Notebook, out: Path, execute_only: list[str] | None, profile: str) -> None:
+    """``solutions/NN_topic.html`` and ``.ipynb`` of the student site: the solution released after the deadline."""
+    (out / "solutions").mkdir(exist_ok=True)
+    original = nbformat.read(str(sol), as_version=4)
+    nb = released_solution(original)
+    download = copy.deepcopy(nb)  # to run: without outputs, as the student notebook is
+    for cell in download.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(download, str(out / "solutions" / sol.name))
+    if execute_only is None or n.number in execute_only:
+        # the solution as it is, executed, then without what students never see: the hidden tests pass silently
+        print(f"site: executing {sol.relative_to(ROOT)} to release it ({profile} profile) ...", flush=True)
+        executed, n.seconds = execute(sol, profile)
+        n.executed = True
+        nb = released_solution(executed)
+    (out / "solutions" / f"{sol.stem}.html").write_text(render(nb, nav_bar(n, "solutions", False)), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="course site", description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default build/site)")
@@ -351,15 +439,21 @@ def main(argv: list[str] | None = None) -> int:
     add_profile(ap, os.environ.get("COURSE_SITE_PROFILE", "fast"), "the executed notebooks")
     ap.add_argument("--no-solutions", action="store_true",
                     help="the student site: the student notebooks only (no solutions, nothing executed)")
+    ap.add_argument("--release-solutions", nargs="+", metavar="NN", default=[],
+                    help="the student site with these notebooks' solutions, after their deadline (executed; no "
+                         "instructor notes, rubrics or hidden tests)")
     args = ap.parse_args(argv)
     only = [x.strip().zfill(2) for x in args.execute.split(",")] if args.execute else None
     start = time.monotonic()
     try:
-        notebooks = build(args.out, only, args.profile, with_solutions=not args.no_solutions)
+        notebooks = build(args.out, only, args.profile, with_solutions=not args.no_solutions,
+                          release=args.release_solutions)
     except SiteError as e:
         print(f"site: FAILED: {e}", file=sys.stderr)
         return 1
-    print(f"site: {len(notebooks)} notebooks, {sum(n.executed for n in notebooks)} executed, links checked; "
+    released = [n.number for n in notebooks if n.released]
+    print(f"site: {len(notebooks)} notebooks, {sum(n.executed for n in notebooks)} executed"
+          + (f", solutions of {' '.join(released)} released" if released else "") + ", links checked; "
           f"{time.monotonic() - start:.0f} s; open {args.out / 'index.html'}")
     return 0
 
