@@ -101,7 +101,10 @@ class MAE(nn.Module):
         img_size, patch_size, in_chans: 28, 4 and 1 give L = 49 patches of 16 pixels.
         embed_dim, depth, num_heads: the encoder.
         decoder_dim, decoder_depth, decoder_heads: the decoder (lighter than the encoder).
-        norm_pix_loss: predict each patch's pixels normalised by that patch's mean and variance.
+        norm_pix_loss: predict each patch's pixels normalised by that patch's mean and variance. He et al. use it
+            for representation learning and plain pixels for the reconstructions they show; the course trains on
+            plain pixels (off), so that notebook 05's reconstructions are grey levels the model itself predicted
+            (with it on, a masked patch's mean and variance are not known to the model: see :meth:`pixels`).
     """
 
     def __init__(
@@ -224,13 +227,26 @@ class MAE(nn.Module):
         pred = self.forward_decoder(latent, ids_restore)
         return self.forward_loss(imgs, pred, mask), pred, mask
 
-    def pixels(self, imgs: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
-        """Predictions back in pixel space ``[N, L, p*p*C]`` (undoes the per-patch normalisation)."""
+    def pixels(self, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Predictions back in pixel space ``[N, L, p*p*C]``, using only what the model may know.
+
+        Without ``norm_pix_loss`` the predictions are pixels already. With it, the model predicts each patch normalised
+        by that patch's own mean and variance, and for a masked patch those are part of the answer. So a visible patch
+        (``mask`` 0: the encoder saw it) is un-normalised with its own mean and variance, and a masked one (``mask`` 1)
+        with the average mean and variance of the same image's visible patches: its grey levels are a guess from what
+        was visible, never taken from the hidden pixels. ``mask`` ``[N, L]`` is the one ``forward`` returns.
+        """
         if not self.norm_pix_loss:
             return pred
-        target = self.patchify(imgs, self.patch_size)
-        mean = target.mean(dim=-1, keepdim=True)
-        var = target.var(dim=-1, keepdim=True)
+        patches = self.patchify(imgs, self.patch_size)  # [N, L, p*p*C]
+        mean = patches.mean(dim=-1, keepdim=True)  # [N, L, 1]
+        var = patches.var(dim=-1, keepdim=True)
+        visible = (1 - mask).to(patches.dtype)[..., None]  # [N, L, 1], 1 where the encoder saw the patch
+        n_visible = visible.sum(dim=1, keepdim=True).clamp_min(1)
+        guess_mean = (mean * visible).sum(dim=1, keepdim=True) / n_visible  # [N, 1, 1]
+        guess_var = (var * visible).sum(dim=1, keepdim=True) / n_visible
+        mean = visible * mean + (1 - visible) * guess_mean
+        var = visible * var + (1 - visible) * guess_var
         return pred * (var + 1e-6) ** 0.5 + mean
 
 

@@ -73,7 +73,29 @@ def test_norm_pix_loss_round_trip():
     x = torch.rand(2, 1, 28, 28)
     target = m.target(x)
     assert torch.allclose(target.mean(-1), torch.zeros(2, 49), atol=1e-5)
-    assert torch.allclose(m.pixels(x, target), SOL["patchify"](x, 4), atol=1e-4)
+    nothing_masked = torch.zeros(2, 49)
+    assert torch.allclose(m.pixels(x, target, nothing_masked), SOL["patchify"](x, 4), atol=1e-4)
+
+
+def test_pixels_never_use_the_hidden_patches():
+    """Un-normalising a prediction uses only what the model may know: a masked patch gets the mean and variance of
+    its image's visible patches, so changing the hidden pixels changes nothing shown."""
+    m = _mae(norm_pix_loss=True)
+    x = torch.rand(1, 1, 28, 28)
+    mask = torch.zeros(1, 49)
+    mask[0, :37] = 1.0  # patches 0..36 hidden, 37..48 visible
+    pred = torch.randn(1, 49, 16)
+    y = x.clone()
+    y[..., :20, :] = torch.rand(1, 1, 20, 28) * 0.1  # rows 0..19: only hidden patches (0..34) change
+    shown_x, shown_y = m.pixels(x, pred, mask), m.pixels(y, pred, mask)
+    assert torch.equal(shown_x, shown_y)
+    patches = SOL["patchify"](x, 4)
+    visible = patches[0, 37:]
+    want = pred[0, 0] * (visible.var(-1).mean() + 1e-6) ** 0.5 + visible.mean(-1).mean()
+    assert torch.allclose(shown_x[0, 0], want, atol=1e-5)
+    want_visible = pred[0, 40] * (patches[0, 40].var() + 1e-6) ** 0.5 + patches[0, 40].mean()
+    assert torch.allclose(shown_x[0, 40], want_visible, atol=1e-5)
+    assert torch.equal(_mae().pixels(x, pred, mask), pred), "plain-pixel targets are shown as predicted"
 
 
 def test_it_learns():
