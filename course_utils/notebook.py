@@ -56,37 +56,26 @@ class Course:
 
     def _precision(self) -> str:
         if self.autocast is not None:
-            return "training in bfloat16 autocast, native here; COURSE_BF16=0 for float32"
+            return "training in mixed precision, which is faster on this computer; COURSE_BF16=0 for float32"
         from .released import checkpoint_mode
         from .speed import bf16_forced
 
         slow = (self.notebook in TRAINS_IN_FULL and self.device.type == "cpu" and not self.profile.is_fast
                 and checkpoint_mode() != "released")
         if slow and bf16_forced() is None:  # float32 because this CPU lacks bf16, not because COURSE_BF16=0 asks
-            # the full profile's training is then up to 2.3x slower (benchmarks/README.md)
+            # the full profile's training is then slower (the measurements: benchmarks/README.md)
             return ("training in float32, which is slower on this computer: if the full profile takes too long, "
                     "COURSE_CHECKPOINTS=released loads the course's trained models instead")
         return "training in float32"
 
 
 def _style_plots() -> None:
+    """The course's plot style, palette and figure descriptions, set in one place: :mod:`course_utils.plots`."""
     try:
-        import matplotlib as mpl
-    except ImportError:
+        from .plots import use_course_style
+    except ImportError:  # no matplotlib
         return
-    mpl.rcParams.update(
-        {
-            "figure.dpi": 100,
-            "savefig.dpi": 100,
-            "figure.figsize": (7.0, 4.0),
-            "axes.titlesize": 12,
-            "axes.labelsize": 11,
-            "legend.fontsize": 10,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "figure.constrained_layout.use": True,
-        }
-    )
+    use_course_style()
 
 
 SEED_ENV_VAR = "COURSE_SEED"
