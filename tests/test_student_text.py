@@ -68,7 +68,8 @@ def test_the_list_catches_hardware_and_spares_the_lecture():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_hardware_words_in_a_student_notebook(path):
     nb = nbformat.read(str(path), as_version=4)
-    found = [f"cell {i} ({cell.cell_type}): {w}" for i, cell in enumerate(nb.cells) for w in hardware_words(cell.source)]
+    found = [f"cell {i} ({cell.cell_type}): {w}"
+             for i, cell in enumerate(nb.cells) for w in hardware_words(cell.source)]
     assert not found, f"{path.name} speaks of hardware or benchmarks where a student reads it:\n" + "\n".join(found)
 
 
