@@ -7,6 +7,9 @@ course folder:
 
 - ``nbgrader generate_assignment`` on ``solutions/NN_*.ipynb`` gives cell for cell the sources of
   ``notebooks/NN_*.ipynb`` (``./course generate``);
+- with nbgrader's defaults and nothing but the ``nbgrader_config.py`` the course ships at its root (nbgrader run in
+  a course folder that holds it, as in the clone), ``generate_assignment`` and ``generate_solution`` leave out every
+  instructor note; with nbgrader's defaults alone they keep them (what that file is for);
 - ``nbgrader autograde`` gives the solution full marks, the untouched notebook 0, and a subtly wrong answer loses
   points on its own exercise, as our grader marks it down (our checks raise under ``NBGRADER_EXECUTION``); the
   written questions (manually graded answers) need a manual grade where answered and are 0 where unchanged, as our
@@ -122,3 +125,73 @@ def test_autograde_marks_the_solution_the_untouched_and_a_subtle_mistake(nbgrade
         lost = {k: v for k, v in auto["cy"].items() if v < auto["ada"][k]}
         assert list(lost) == [unit.test_id], lost  # only that exercise's test cell loses its points
         Path(root / "scores.json").write_text(json.dumps(graded))
+
+
+# ------------------------------------------------------------------------------ instructor notes, nbgrader's defaults
+ALL = [p.stem for p in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))]
+
+
+def _defaults_only(env, tmp_path):
+    """nbgrader's environment without any user or system configuration: no ~/.jupyter, no JUPYTER_CONFIG_PATH."""
+    env_dir, environ = env
+    home = tmp_path / "home"
+    home.mkdir()
+    environ = {k: v for k, v in environ.items() if k not in ("JUPYTER_CONFIG_PATH", "JUPYTER_CONFIG_DIR")}
+    return env_dir, {**environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / ".jupyter")}
+
+
+def _tutorial_course(tmp_path, assignments, shipped: bool):
+    """A course folder as nbgrader's tutorial makes one, with the solutions as its source notebooks; ``shipped``:
+    with the course's own ``nbgrader_config.py`` (a byte copy), as when nbgrader runs in the clone."""
+    root = tmp_path / "course"
+    for a in assignments:
+        (root / "source" / a).mkdir(parents=True)
+        (root / "source" / a / f"{a}.ipynb").write_bytes((ROOT / "solutions" / f"{a}.ipynb").read_bytes())
+    if shipped:
+        (root / "nbgrader_config.py").write_bytes((ROOT / "nbgrader_config.py").read_bytes())
+    return root
+
+
+def _instructor_lines(assignment):
+    from course_utils.nbcode import is_instructor_note
+
+    nb = nbformat.read(ROOT / "solutions" / f"{assignment}.ipynb", as_version=4)
+    return {s.strip() for c in nb.cells if is_instructor_note(c) for s in c.source.split("\n") if len(s.strip()) >= 12}
+
+
+def _notes_in(path, assignment):
+    from course_utils.nbcode import is_instructor_note
+
+    nb = nbformat.read(path, as_version=4)
+    text = {s.strip() for c in nb.cells for s in c.source.split("\n")}
+    return [c for c in nb.cells if is_instructor_note(c)], sorted(_instructor_lines(assignment) & text)
+
+
+def test_the_shipped_config_keeps_the_instructor_notes_from_generate_assignment(nbgrader_env, tmp_path):
+    env = _defaults_only(nbgrader_env, tmp_path)
+    root = _tutorial_course(tmp_path, ALL, shipped=True)
+    _nbgrader(env, root, "generate_assignment", "*", "--force", "--no-db")
+    for a in ALL:
+        assert _instructor_lines(a), f"{a} has instructor notes for this test to look for"
+        tagged, lines = _notes_in(root / "release" / a / f"{a}.ipynb", a)
+        assert not tagged and not lines, f"{a}: nbgrader's student version holds instructor notes: {lines[:3]}"
+
+
+def test_without_the_shipped_config_nbgrader_copies_the_instructor_notes(nbgrader_env, tmp_path):
+    """What the shipped file is for: nbgrader's defaults alone put every instructor note into the student version."""
+    env = _defaults_only(nbgrader_env, tmp_path)
+    root = _tutorial_course(tmp_path, ["01_jensen_elbo"], shipped=False)
+    _nbgrader(env, root, "generate_assignment", "01_jensen_elbo", "--force", "--no-db")
+    tagged, lines = _notes_in(root / "release" / "01_jensen_elbo" / "01_jensen_elbo.ipynb", "01_jensen_elbo")
+    assert len(tagged) == 4 and lines
+
+
+def test_the_shipped_config_keeps_the_instructor_notes_from_generate_solution(nbgrader_env, tmp_path):
+    """nbgrader's own release of solutions (it executes the notebook, and keeps hidden tests and rubrics: released
+    solutions are ./course site --release-solutions' job) leaves the instructor notes out too."""
+    env = _defaults_only(nbgrader_env, tmp_path)
+    root = _tutorial_course(tmp_path, ["01_jensen_elbo"], shipped=True)
+    _nbgrader(env, root, "generate_assignment", "01_jensen_elbo", "--force")  # generate_solution needs the database
+    _nbgrader(env, root, "generate_solution", "01_jensen_elbo", "--force")
+    tagged, lines = _notes_in(root / "solution" / "01_jensen_elbo" / "01_jensen_elbo.ipynb", "01_jensen_elbo")
+    assert not tagged and not lines, lines[:3]

@@ -41,20 +41,14 @@ def nbgrader_env(env_dir: Path = ENV_DIR) -> tuple[Path, dict]:
 
 
 def course_config(root: Path, timeout: int = 600) -> str:
-    """The ``nbgrader_config.py`` of an nbgrader course on these notebooks (docs/tas.md, "nbgrader"): the course's
-    instructor notes (cells tagged ``instructor``) are removed by ``generate_assignment``, before nbgrader's own
-    steps, as ``./course generate`` removes them."""
+    """The ``nbgrader_config.py`` of an nbgrader course on these notebooks: the one the course ships at its root
+    (instructor notes, cells tagged ``instructor``, left out by ``generate_assignment`` before nbgrader's own steps,
+    as ``./course generate`` removes them; docs/tas.md, "nbgrader"), then the course folder and the timeout."""
     return (
-        "from nbconvert.preprocessors import TagRemovePreprocessor\n"
-        "from nbgrader.converters import GenerateAssignment\n\n"
-        "c = get_config()\n"
-        "c.CourseDirectory.course_id = 'ssl'\n"
+        (ROOT / "nbgrader_config.py").read_text()
+        + "\nc.CourseDirectory.course_id = 'ssl'\n"
         f"c.CourseDirectory.root = {str(root)!r}\n"
         f"c.ExecutePreprocessor.timeout = {timeout}\n"
-        "c.TagRemovePreprocessor.enabled = True\n"
-        "c.TagRemovePreprocessor.remove_cell_tags = {'instructor'}\n"
-        "c.GenerateAssignment.preprocessors = [TagRemovePreprocessor,\n"
-        "                                      *GenerateAssignment.class_traits()['preprocessors'].default()]\n"
     )
 
 
