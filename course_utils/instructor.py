@@ -2,9 +2,9 @@
 
 A cell tagged ``instructor`` (:data:`course_utils.nbcode.INSTRUCTOR_TAG`; JupyterLab: the property inspector's
 tags) is an instructor note. ``./course generate`` leaves it out of ``notebooks/``, and so out of the student
-bundle and the student site; the leak tests look for its lines there (``grading/bundles.py``). nbgrader users remove
-them in ``generate_assignment`` with nbconvert's ``TagRemovePreprocessor`` (docs/tas.md, "nbgrader"). The instructor site
-shows them, and a deck shows them as speaker notes.
+bundle and the student site; the leak tests look for its lines there (``grading/bundles.py``). nbgrader users
+remove them in ``generate_assignment`` with nbconvert's ``TagRemovePreprocessor`` (docs/tas.md, "nbgrader"). The
+instructor site shows them, and a deck shows them as speaker notes.
 
 Two kinds:
 
