@@ -407,6 +407,168 @@ def cmd_gradescope(argv: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Releases
+
+
+RELEASE_FILES = ("pyproject.toml", "CITATION.cff", "CHANGELOG.md")  # what a release changes (and commits)
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CourseError(f"git {' '.join(args)} failed: {(done.stderr or done.stdout).strip()[-500:]}")
+    return done.stdout
+
+
+def release_edits(root: Path, version: str, today: str) -> dict[str, str]:
+    """The new text of each of :data:`RELEASE_FILES` for release ``version`` on ``today`` (YYYY-MM-DD): the version
+    in pyproject.toml and CITATION.cff (with its date-released), and CHANGELOG.md's Unreleased section under the
+    version's heading, below a new, empty Unreleased one. Raises :class:`CourseError` for what a release cannot
+    follow: a version that is not X.Y.Z or not above the current one, or nothing under Unreleased."""
+    import re
+
+    def parse(v: str) -> tuple[int, ...]:
+        if not re.fullmatch(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)", v):
+            raise CourseError(f"{v!r} is not a version: give X.Y.Z, three numbers, e.g. 0.2.0")
+        return tuple(map(int, v.split(".")))
+
+    texts = {name: (root / name).read_text(encoding="utf-8") for name in RELEASE_FILES}
+    project = re.compile(r'(?m)^version = "([^"]+)"$')
+    found = project.findall(texts["pyproject.toml"])
+    if len(found) != 1:
+        raise CourseError('pyproject.toml: expected one line version = "X.Y.Z"')
+    if parse(version) <= parse(found[0]):
+        raise CourseError(f"{version} is not above the current version {found[0]} (pyproject.toml)")
+    edits = {"pyproject.toml": project.sub(f'version = "{version}"', texts["pyproject.toml"])}
+    cff = texts["CITATION.cff"]
+    if not re.search(r"(?m)^version: .*$", cff):
+        raise CourseError("CITATION.cff has no version: line")
+    cff = re.sub(r"(?m)^date-released: .*\n", "", cff)
+    edits["CITATION.cff"] = re.sub(r"(?m)^version: .*$", f"version: {version}\ndate-released: '{today}'", cff)
+    log = texts["CHANGELOG.md"]
+    heading = re.search(r"(?m)^## \[Unreleased\][ \t]*$", log)
+    if not heading:
+        raise CourseError("CHANGELOG.md has no '## [Unreleased]' section to release")
+    rest = log[heading.end():]
+    following = re.search(r"(?m)^## ", rest)
+    if not rest[: following.start() if following else len(rest)].strip():
+        raise CourseError("CHANGELOG.md: nothing under '## [Unreleased]': say what this release changes first")
+    edits["CHANGELOG.md"] = log[: heading.start()] + f"## [Unreleased]\n\n## [{version}] - {today}" + rest
+    return edits
+
+
+def release_notes(changelog: str, version: str) -> str:
+    """The section of ``version`` in a changelog, without its heading (the tag's message)."""
+    import re
+
+    m = re.search(rf"(?ms)^## \[{re.escape(version)}\][^\n]*\n(.*?)(?=^## |\Z)", changelog)
+    return m.group(1).strip() if m else ""
+
+
+def build_release(root: Path, out: Path) -> list[Path]:
+    """The release's artefacts in ``out``: the students' bundle (refused if it would give answers away), the
+    Gradescope autograder of each assignment, and the wheel, built from a copy of the tracked files (as from a
+    clean clone: an in-tree build would reuse a stale build/)."""
+    from .grade.spec import assignment_paths
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    version = release_version(root)
+    bundles = [sys.executable, str(root / "grading" / "bundles.py")]
+    student = out / f"ssl-course-student-{version}.zip"
+    if run([*bundles, "student", "--out", str(student)], cwd=root) != 0:
+        raise CourseError("the students' bundle was not built (see above)")
+    stems = [p.stem for p in assignment_paths(root / "solutions")]
+    if run([*bundles, "gradescope", *stems], cwd=root) != 0:
+        raise CourseError("the Gradescope zips were not built (see above)")
+    made = [student]
+    for stem in stems:
+        made.append(out / f"gradescope-{stem}-{version}.zip")
+        shutil.move(root / "build" / f"gradescope-{stem}.zip", made[-1])
+    with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
+        source = Path(tmp) / "ssl-course"
+        for name in _git(root, "ls-files", "-z").split("\0"):
+            if name and (root / name).is_file():
+                (source / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(root / name, source / name)
+        before = set(out.glob("*.whl"))
+        status = run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                      str(source), "-w", str(out)])
+        wheels = sorted(set(out.glob("*.whl")) - before)
+        if status != 0 or len(wheels) != 1:
+            raise CourseError("the wheel was not built (see above)")
+    return made + wheels
+
+
+def release_version(root: Path) -> str:
+    import re
+
+    return re.search(r'(?m)^version = "([^"]+)"$', (root / "pyproject.toml").read_text(encoding="utf-8")).group(1)
+
+
+@command("release", "bump the version, check, build the bundles and the wheel into build/release-X.Y.Z/, tag vX.Y.Z")
+def cmd_release(argv: list[str]) -> int:
+    ap = parser("release", "Make release X.Y.Z: check that the working tree is clean (nothing uncommitted, no "
+                           "untracked file) and run course test (CI's status is not visible from here: "
+                           "--skip-tests when CI has passed on this commit); set the version in pyproject.toml and "
+                           "CITATION.cff and move CHANGELOG.md's Unreleased section under it; build the students' "
+                           "bundle, the Gradescope zips and the wheel into build/release-X.Y.Z/; commit those "
+                           "three files and tag vX.Y.Z. Nothing is pushed. On a failure after the version is set, "
+                           "the three files are put back as they were.")
+    ap.add_argument("version", help="the new version, X.Y.Z, above the current one")
+    ap.add_argument("--skip-tests", action="store_true",
+                    help="do not run course test (say so only when CI has passed on this very commit)")
+    ap.add_argument("--dry-run", action="store_true", help="check, then print the steps; change nothing")
+    a = ap.parse_args(argv)
+    import datetime
+
+    root = checkout()
+    today = datetime.date.today().isoformat()
+    tag = f"v{a.version}"
+    out = root / "build" / f"release-{a.version}"
+    edits = release_edits(root, a.version, today)  # checks the version and the changelog
+    if _git(root, "tag", "--list", tag).strip():
+        raise CourseError(f"the tag {tag} exists already")
+    dirty = _git(root, "status", "--porcelain").splitlines()
+    if dirty:
+        raise CourseError("the working tree is not clean; commit or remove these first:\n  " + "\n  ".join(dirty[:20]))
+    _git(root, "var", "GIT_COMMITTER_IDENT")  # fails now, not at the commit, without a git identity
+    steps = [f"{'skip' if a.skip_tests else 'run'} course test",
+             f"set version {a.version} in pyproject.toml and CITATION.cff (date-released {today}); CHANGELOG.md: "
+             f"'## [Unreleased]' becomes '## [{a.version}] - {today}'",
+             f"build into {out.relative_to(root)}/: the students' bundle, the Gradescope zips, the wheel",
+             f"commit {', '.join(RELEASE_FILES)} as 'Release {a.version}' and tag {tag}"]
+    if a.dry_run:
+        print("\n".join([f"[release] dry run for {a.version}: the checks passed; the steps:"]
+                        + [f"  {i}. {s}" for i, s in enumerate(steps, 1)]))
+        return 0
+    print(f"[release] 1. {steps[0]}", flush=True)
+    if not a.skip_tests and cmd_test([]) != 0:
+        raise CourseError("course test failed: no release")
+    originals = {name: (root / name).read_text(encoding="utf-8") for name in RELEASE_FILES}
+    try:
+        print(f"[release] 2. {steps[1]}", flush=True)
+        for name, text in edits.items():
+            paths.atomic_write_bytes(root / name, text.encode())
+        print(f"[release] 3. {steps[2]}", flush=True)
+        made = build_release(root, out)
+        print(f"[release] 4. {steps[3]}", flush=True)
+        tests = "skipped (--skip-tests)" if a.skip_tests else "course test passed"
+        _git(root, "commit", "-q", "-m", f"Release {a.version}\n\nTests: {tests}.", "--", *RELEASE_FILES)
+    except BaseException:
+        for name, text in originals.items():
+            paths.atomic_write_bytes(root / name, text.encode())
+        raise
+    notes = release_notes(edits["CHANGELOG.md"], a.version)
+    _git(root, "tag", "-a", tag, "-m", f"ssl-course {a.version}\n\n{notes}")
+    print("\n".join([f"[release] {a.version}: commit and tag {tag}; the artefacts:"]
+                    + [f"  {p.relative_to(root)} ({p.stat().st_size / 1e6:.1f} MB)" for p in made]
+                    + [f"Publish with: git push origin HEAD {tag}, and attach the artefacts to the release."]))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 
 GROUPS = {
@@ -414,7 +576,7 @@ GROUPS = {
     "instructors and TAs": ["generate", "instructor", "grade", "grade-batch", "written", "slides", "site",
                             "student-bundle", "gradescope"],
     "tests and maintenance": ["test", "test-kernels", "test-full", "test-nbgrader", "test-matrix", "e2e", "lint",
-                              "lock"],
+                              "lock", "release"],
 }
 
 
