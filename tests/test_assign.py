@@ -168,3 +168,78 @@ def test_check_cells_are_locked_and_answer_cells_are_not():
             elif meta.get("solution"):
                 assert cell.metadata.get("editable", True) is not False, f"{path.name}: an answer cell is locked"
     assert locked >= 18
+
+
+# ----------------------------------------------------------------------------- the core and the optional part
+TIME_RE = re.compile(r"\*\*Time:\*\* about (\d+) minutes in all: core (\d+) min, optional (\d+) min\.")
+ROW_RE = re.compile(r"^\|\s*([^|]+?)\s*\|.*\|\s*(\d+)\s*\|\s*(core|optional)\s*\|\s*$", re.M)
+HEADING_RE = re.compile(r"^###\s+(Exercise|Written)\s+(\d+)\b([^\n]*)$", re.M)
+MINUTES_RE = re.compile(r"\(\s*(\d+)\s*min\s*\)|~\s*(\d+)\s*min")
+CORE_LIMIT_PER_NOTEBOOK, CORE_LIMIT_01_05 = 75, 300
+
+
+def time_split(nb) -> dict:
+    """The title cell's core and optional minutes and its table's rows: {"total", "core", "optional", "rows"}, each
+    row ``(label, minutes, part)`` ("1", "W2", "reading", ...)."""
+    title = nb.cells[0].source
+    m = TIME_RE.search(title)
+    assert m, "the title cell says '**Time:** about T minutes in all: core C min, optional O min.'"
+    rows = [(label, int(minutes), part) for label, minutes, part in ROW_RE.findall(title)]
+    return {"total": int(m.group(1)), "core": int(m.group(2)), "optional": int(m.group(3)), "rows": rows}
+
+
+def graded_items(nb) -> dict:
+    """Each exercise and written question of a notebook by its table label ("2", "W1"): its heading's minutes and
+    whether its graded cells carry ``course.optional``."""
+    items, label = {}, None
+    for cell in nb.cells:
+        heading = HEADING_RE.search(cell.source) if cell.cell_type == "markdown" else None
+        if heading:
+            label = ("W" if heading.group(1) == "Written" else "") + heading.group(2)
+            minutes = MINUTES_RE.search(heading.group(3))
+            items[label] = {"minutes": int(minutes.group(1) or minutes.group(2)), "optional": set()}
+        nbg = cell.metadata.get("nbgrader", {})
+        if label and (nbg.get("solution") or nbg.get("grade")):
+            items[label]["optional"].add(bool(cell.metadata.get("course", {}).get("optional")))
+    return items
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_the_title_time_is_the_sum_of_the_table(path):
+    t = time_split(nbformat.read(str(path), as_version=4))
+    assert t["rows"], f"{path.name}: the title cell's table has a minutes and a part column"
+    for part in ("core", "optional"):
+        assert t[part] == sum(m for _, m, p in t["rows"] if p == part), f"{path.name}: the {part} minutes"
+    assert t["total"] == t["core"] + t["optional"]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_each_graded_item_is_marked_core_or_optional_as_its_table_row_says(path):
+    nb = nbformat.read(str(path), as_version=4)
+    rows = {label: (minutes, part) for label, minutes, part in time_split(nb)["rows"]}
+    items = graded_items(nb)
+    for label, item in items.items():
+        assert label in rows, f"{path.name}: {label} is not in the title's table"
+        minutes, part = rows[label]
+        assert item["minutes"] == minutes, f"{path.name}: {label}'s heading and table give other minutes"
+        assert item["optional"] == {part == "optional"}, (
+            f"{path.name}: {label} is {part} in the table, so its graded cells carry course.optional = "
+            f"{part == 'optional'} (the grader reads it)")
+    numbered = {label for label, _, _ in time_split(nb)["rows"] if re.fullmatch(r"W?\d+", label)}
+    assert numbered == set(items), f"{path.name}: the table and the notebook's exercises differ"
+
+
+def test_the_core_of_01_05_fits_a_course_and_06_is_optional():
+    split = {p.stem[:2]: time_split(nbformat.read(str(p), as_version=4)) for p in SOLUTIONS}
+    core = {nb: s["core"] for nb, s in split.items() if nb != "06"}
+    assert all(c <= CORE_LIMIT_PER_NOTEBOOK for c in core.values()), core
+    assert sum(core.values()) <= CORE_LIMIT_01_05, core
+    assert split["06"]["core"] == 0 and split["06"]["optional"] > 0
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.stem)
+def test_students_see_the_same_split_and_the_grader_the_same_marks(path):
+    student = nbformat.read(str(path), as_version=4)
+    solution = nbformat.read(str(ROOT / "solutions" / path.name), as_version=4)
+    assert time_split(student) == time_split(solution)
+    assert graded_items(student) == graded_items(solution)
