@@ -133,7 +133,7 @@ def closing_line(output: str) -> str:
 
 def run_combo(root: Path, version: str, which: str, out: Path, only: list[str], workers: int,
               colab: bool) -> Outcome:
-    from .cli import TEST_ENV, side_by_side
+    from .cli import side_by_side, testing_env
 
     outcome = Outcome(version, which)
     python = find_python(version)
@@ -159,7 +159,7 @@ def run_combo(root: Path, version: str, which: str, out: Path, only: list[str], 
         cache.mkdir(parents=True)
         targets = only or ["tests", *[f"solutions/{nb}.ipynb" for nb in NOTEBOOKS]]
         xdist, threads = side_by_side(workers, [])
-        env = {**os.environ, **TEST_ENV, **threads, "COURSE_CACHE": str(cache)}
+        env = {**os.environ, **testing_env(), **threads, "COURSE_CACHE": str(cache)}
         t0 = time.monotonic()
         done = subprocess.run([str(py), "-m", "pytest", *xdist, *targets, "-q", "-p", "no:cacheprovider"],
                               cwd=root, env=env, capture_output=True, text=True)

@@ -94,3 +94,11 @@ def test_the_bootstrap_hands_over_to_the_python_command_line():
                           env={"PATH": "/usr/bin:/bin", "COURSE_SKIP_APT": "1", "HOME": str(ROOT)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "course COMMAND" in done.stdout and "test-matrix" in done.stdout
+
+
+def test_test_runs_train_in_float32_unless_asked(monkeypatch):
+    """The stored values are float32 runs: a test run trains in float32 on a CPU with native bf16 too."""
+    monkeypatch.delenv("COURSE_BF16", raising=False)
+    assert cli.testing_env()["COURSE_BF16"] == "0" and cli.testing_env()["COURSE_VERIFY_STORED"] == "1"
+    monkeypatch.setenv("COURSE_BF16", "1")
+    assert cli.testing_env()["COURSE_BF16"] == "1", "the caller's choice wins"
