@@ -206,6 +206,12 @@ def test_a_released_written_answer_is_its_model_answer_without_the_rubric():
         "check(f)",
     ]
     assert len(nb.cells) == 4 and "Rubric" in nb.cells[0].source, "the solution itself is untouched"
+    for unclear in ("### BEGIN SOLUTION\n**Model answer.** A KL.\n\nGrading: 1 point for the KL.\n### END SOLUTION",
+                    "### BEGIN SOLUTION\n**Model answer.** A KL.\n*Rubric:* 1 point.\n**Rubric (1 point).**\n"
+                    "### END SOLUTION"):
+        with pytest.raises(site.SiteError, match="x.ipynb, cell 0: a written answer whose rubric"):
+            site.released_solution(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(unclear)]),
+                                   "x.ipynb")
 
 
 def test_releasing_a_notebook_that_does_not_exist_fails(tmp_path):

@@ -163,25 +163,28 @@ def _unwrap(source: str, begin: str, end: str, where: str) -> str:
 
 def model_answer(source: str, where: str = "cell") -> str:
     """A written question's answer cell as students may see it after the deadline: its model answer, without the
-    markers and without the rubric (from the line ``**Rubric ...`` to the end of the block)."""
+    markers and without the rubric (from the line ``**Rubric ...`` to the end of the block). A block whose rubric
+    cannot be found that way (CONTRIBUTING.md's format) fails the build rather than publish it."""
     lines = source.split("\n")
     drop: set[int] = set()
     for b, e in blocks(source, BEGIN_SOLUTION, END_SOLUTION, where):
         drop |= {b - 1, e - 1}
         rubric = next((i for i in range(b, e - 1) if RUBRIC_RE.match(lines[i])), None)
-        if rubric is not None:
-            drop |= set(range(rubric, e - 1))
+        if rubric is None or any("rubric" in lines[i].lower() for i in range(b, rubric)):
+            raise SiteError(f"{where}: a written answer whose rubric does not start with a line '**Rubric "
+                            "(n points).**' after the model answer; nothing of it is released")
+        drop |= set(range(rubric, e - 1))
     return "\n".join(line for i, line in enumerate(lines) if i not in drop).strip()
 
 
-def released_solution(nb):
+def released_solution(nb, name: str = "notebook"):
     """The solution as students get it after the deadline (a new notebook; ``nb`` is untouched): no instructor
     notes, no hidden tests, the solution code without its markers, and each written question's model answer
     without its rubric, under a line that says what it is."""
     nb = copy.deepcopy(nb)
     nb.cells = [c for c in nb.cells if not is_instructor_note(c)]
     for i, cell in enumerate(nb.cells):
-        where = f"cell {i}"
+        where = f"{name}, cell {i}"
         if cell.cell_type == "code":
             source = replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, where)
             cell.source = _unwrap(source, BEGIN_SOLUTION, END_SOLUTION, where).rstrip("\n")
@@ -276,8 +279,9 @@ INSTRUCTOR_BANNER = (
 def render(nb, nav: str) -> str:
     from nbconvert import HTMLExporter
 
-    # MathJax and the widget renderer from _static/ (registry packages, course_utils.webassets), not a CDN
-    exporter = HTMLExporter(template_name="lab", **webassets.exporter_settings("../_static"))
+    # MathJax and the widget renderer from _static/ (registry packages, course_utils.webassets), not a CDN; the
+    # course's lab template: figures' alt text and colours that meet WCAG 2.1 AA (course_utils/templates)
+    exporter = HTMLExporter(**webassets.template_settings("course_lab"), **webassets.exporter_settings("../_static"))
     body, _ = exporter.from_notebook_node(nb)
     body = re.sub(r'href="(\d\d_[A-Za-z0-9_]+)\.ipynb', r'href="\1.html', body)  # links between notebooks
     return _add_nav(body, nav)
@@ -417,7 +421,7 @@ def _release(sol: Path, n: Notebook, out: Path, execute_only: list[str] | None, 
     """``solutions/NN_topic.html`` and ``.ipynb`` of the student site: the solution released after the deadline."""
     (out / "solutions").mkdir(exist_ok=True)
     original = nbformat.read(str(sol), as_version=4)
-    nb = released_solution(original)
+    nb = released_solution(original, sol.name)
     download = copy.deepcopy(nb)  # to run: without outputs, as the student notebook is
     for cell in download.cells:
         if cell.cell_type == "code":
@@ -428,7 +432,7 @@ def _release(sol: Path, n: Notebook, out: Path, execute_only: list[str] | None, 
         print(f"site: executing {sol.relative_to(ROOT)} to release it ({profile} profile) ...", flush=True)
         executed, n.seconds = execute(sol, profile)
         n.executed = True
-        nb = released_solution(executed)
+        nb = released_solution(executed, sol.name)
     (out / "solutions" / f"{sol.stem}.html").write_text(render(nb, nav_bar(n, "solutions", False)), encoding="utf-8")
 
 
