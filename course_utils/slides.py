@@ -40,7 +40,7 @@ OUT = REPO_ROOT / "build" / "slides"
 # and the reparameterization, around 01's ELBO (docs/lecture.md says where to switch).
 LECTURE_ORDER = ("02", "03", "01", "04", "05", "06")
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "notes", "skip")
-TEMPLATES = Path(__file__).resolve().parent / "templates"  # course_reveal: the reveal template, no CDN import
+TEMPLATES = webassets.TEMPLATES  # course_reveal: the reveal template, no CDN import, figures' alt text, AA colours
 
 
 class SlidesError(RuntimeError):
@@ -113,7 +113,7 @@ def deck_html(nb, static: str = "_static") -> str:
         if cell.cell_type == "code" and (BEGIN_HIDDEN in cell.source or BEGIN_SOLUTION in cell.source):
             raise SlidesError("a cell with a solution or hidden tests is not marked skip: it would be on a slide")
     exporter = SlidesExporter(
-        template_name="course_reveal", extra_template_basedirs=[str(TEMPLATES)], reveal_theme="white",
+        **webassets.template_settings("course_reveal"), reveal_theme="white",
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
         reveal_url_prefix=f"{static}/reveal.js", reveal_scroll=True, reveal_transition="none",
         reveal_number="c/t", font_awesome_url="", **webassets.exporter_settings(static),

@@ -8,7 +8,13 @@ registry package, fetched once into the cache (``COURSE_CACHE/web``, about 11 MB
   classic notebook served; its TeX-AMS-MML_HTMLorMML-full configuration), with ``pip download``;
 - reveal.js 4 (nbconvert's reveal template expects 4.x), require.js, jQuery and ``@jupyter-widgets/html-manager``
   (renders the widgets' saved state; it would load only third-party widgets from a CDN, and the course has none):
-  npm's registry, with ``npm pack``.
+  npm's registry, with ``npm pack``;
+- axe-core, the accessibility checker (WCAG 2.1 AA) that :mod:`course_utils.a11y` runs in Chromium over the pages:
+  fetched from npm like the others, but never copied next to the pages (it audits them; it is no part of them).
+
+MathJax adds assistive MathML to every formula it typesets (its AssistiveMML extension, set on in
+:data:`MATHJAX_LOCAL_CONFIG` rather than left to the combined configuration's default): a screen reader reads
+the hidden MathML, not the glyphs.
 
 :func:`install` copies them into a page folder's ``_static/``; :func:`exporter_settings` gives nbconvert's exporter
 traits that point at them, relative to a page.
@@ -25,19 +31,23 @@ from pathlib import Path
 
 from .paths import cache_dir
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"  # the course's nbconvert templates
 MATHJAX_WHEEL = "jupyter-server-mathjax==0.2.6"
 NPM_PACKAGES = {  # folder under _static/ -> (npm spec, the package's files to copy: a folder or a file)
     "reveal.js": ("reveal.js@4.6.0", ["dist", "plugin/notes"]),
     "require.js": ("requirejs@2.3.8", ["require.js"]),
     "jquery.min.js": ("jquery@3.8.0", ["dist/jquery.min.js"]),
     "html-manager": ("@jupyter-widgets/html-manager@1.0.15", ["dist"]),
+    "axe-core": ("axe-core@4.14.1", ["axe.min.js"]),
 }
+AUDIT_ONLY = {"axe-core"}  # fetched into the store, never installed next to the pages
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe,local/course"
 # The wheel ships MathJax's STIX-Web fonts only (not its TeX fonts): without this, MathJax asks for TeX font files
 # that are not there and typesets nothing. The classic notebook configured MathJax the same way.
 MATHJAX_LOCAL_CONFIG = """MathJax.Hub.Config({
   "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null},
-  SVG: {font: "STIX-Web"}
+  SVG: {font: "STIX-Web"},
+  menuSettings: {assistiveMML: true}
 });
 MathJax.Ajax.loadComplete("[MathJax]/config/local/course.js");
 """
@@ -129,6 +139,8 @@ def install(pages: Path, mathjax_only: bool = False) -> Path:
     (static / "mathjax" / "config" / "local").mkdir(parents=True, exist_ok=True)
     (static / "mathjax" / "config" / "local" / "course.js").write_text(MATHJAX_LOCAL_CONFIG)
     for folder, (spec, files) in ({} if mathjax_only else NPM_PACKAGES).items():
+        if folder in AUDIT_ONLY:
+            continue
         package = root / "npm" / folder
         for rel in files:
             source = package / rel
@@ -139,6 +151,19 @@ def install(pages: Path, mathjax_only: bool = False) -> Path:
             else:
                 raise WebAssetsError(f"{spec} has no {rel}: has the package changed?")
     return static
+
+
+def axe_js() -> Path:
+    """axe-core's ``axe.min.js`` in the store (fetched from npm where needed), for :mod:`course_utils.a11y`."""
+    spec, (name,) = NPM_PACKAGES["axe-core"]
+    return ensure() / "npm" / "axe-core" / name
+
+
+def template_settings(name: str) -> dict:
+    """nbconvert exporter traits for the course's template ``name`` (``course_lab``: the site's pages,
+    ``course_reveal``: the decks): each figure's ``alt`` text and the course's stylesheet (``course_common``)."""
+    return {"template_name": name, "extra_template_basedirs": [str(TEMPLATES)],
+            "extra_template_paths": [str(TEMPLATES / "course_common")]}
 
 
 def exporter_settings(static: str) -> dict:
