@@ -23,18 +23,7 @@ from pathlib import Path
 
 from . import paths
 from .options import add_notebooks, add_profile, add_workers
-
-# What every test run sets: the fast profile, the stored values verified, no progress bars, no downloads, no windows,
-# and float32 training. The stored values are float32 runs; bf16 training moves trained values by more than the
-# tolerances allow on some CPUs (AMX and AVX512-BF16 differ; CONTRIBUTING.md), so a test run on a CPU with native
-# bf16 trains in float32 unless COURSE_BF16 says otherwise.
-TEST_ENV = {"COURSE_PROFILE": "fast", "COURSE_VERIFY_STORED": "1", "COURSE_PROGRESS": "0", "COURSE_DOWNLOAD": "0",
-            "MPLBACKEND": "Agg"}
-
-
-def testing_env() -> dict[str, str]:
-    return {**TEST_ENV, "COURSE_BF16": os.environ.get("COURSE_BF16") or "0"}
-
+from .testing import TEST_ENV, cpu_flags, second_kernel_set, side_by_side, testing_env
 
 # What the grading and building commands set: no progress bars, no downloads.
 QUIET_ENV = {"COURSE_PROGRESS": "0", "COURSE_DOWNLOAD": "0"}
@@ -129,22 +118,6 @@ def run_main(main: Callable[[list[str]], int], argv: list[str], env: dict[str, s
     return int(main(argv) or 0)
 
 
-def side_by_side(workers: int | None, extra: list[str]) -> tuple[list[str], dict[str, str]]:
-    """pytest-xdist's arguments and the threads per worker: one worker per core (at most 4), each notebook's
-    training with cores / workers threads (more OpenMP threads than cores make training several times slower)."""
-    if any(a in ("-n", "-pno:xdist", "no:xdist") or a.startswith(("-n", "--numprocesses")) for a in extra):
-        return [], {}
-    cores = os.cpu_count() or 1
-    if workers is None:
-        workers = int(os.environ.get("COURSE_TEST_WORKERS") or min(cores, 4))
-    if workers <= 1:
-        return [], {}
-    threads = os.environ.get("OMP_NUM_THREADS") or str(max(cores // workers, 1))
-    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS") or threads}
-    # one test file (or notebook) per worker at a time; the units and their order: conftest.py
-    return ["-n", str(workers), "--dist", "loadscope", "--no-loadscope-reorder"], env
-
-
 def pytest_cmd(python: str | Path = sys.executable) -> list[str]:
     return [str(python), "-m", "pytest"]
 
@@ -215,24 +188,6 @@ def cmd_test(argv: list[str]) -> int:
     return run(pytest_cmd() + xdist + rest, {**testing_env(), **threads}, cwd=root)
 
 
-def second_kernel_set(machine: str, cpu_flags: str) -> dict[str, str]:
-    """A set of CPU kernels other than this CPU's own: AVX2 on x86 with AVX-512, the generic kernels elsewhere."""
-    if machine in ("x86_64", "AMD64") and "avx512f" in cpu_flags.split():
-        wanted = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
-    elif machine in ("x86_64", "AMD64"):  # AVX2 is this CPU's own set already: the generic kernels differ
-        wanted = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
-    else:
-        wanted = {"ATEN_CPU_CAPABILITY": "default"}
-    return {k: os.environ.get(k) or v for k, v in wanted.items()}
-
-
-def _cpu_flags() -> str:
-    try:
-        return Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-
-
 @command("test-kernels", "the training notebooks (02-05) again under a second set of CPU kernels, empty cache")
 def cmd_test_kernels(argv: list[str]) -> int:
     ap = parser("test-kernels", "The solution notebooks that train (02-05) under a second set of CPU kernels (AVX2 "
@@ -246,7 +201,7 @@ def cmd_test_kernels(argv: list[str]) -> int:
     import platform
 
     root = checkout()
-    env = {**testing_env(), **second_kernel_set(platform.machine(), _cpu_flags())}
+    env = {**testing_env(), **second_kernel_set(platform.machine(), cpu_flags())}
     env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS") or "1"
     env["MKL_NUM_THREADS"] = os.environ.get("MKL_NUM_THREADS") or env["OMP_NUM_THREADS"]
     if a.cache is not None:

@@ -133,7 +133,7 @@ def closing_line(output: str) -> str:
 
 def run_combo(root: Path, version: str, which: str, out: Path, only: list[str], workers: int,
               colab: bool) -> Outcome:
-    from .cli import side_by_side, testing_env
+    from .testing import side_by_side, testing_env
 
     outcome = Outcome(version, which)
     python = find_python(version)

@@ -23,6 +23,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .compare import leaves
+
 
 @dataclass(frozen=True)
 class Tol:
@@ -77,8 +79,6 @@ def trained(parts: dict[str, Tol], spread: str, properties: tuple = ()) -> Spec:
 
 # ----------------------------------------------------------------------------- properties
 def _flat(value, pattern: str) -> list[float]:
-    from .stored import leaves
-
     out = []
     for path, leaf in leaves(value):
         if not fnmatch.fnmatchcase(path, pattern):

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from course_utils import cli
+from course_utils import cli, testing
 
 
 def test_the_help_lists_every_command_once(capsys):
@@ -52,23 +52,23 @@ def test_side_by_side_workers(monkeypatch):
     monkeypatch.delenv("COURSE_TEST_WORKERS", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
-    args, env = cli.side_by_side(None, [])
+    monkeypatch.setattr(testing.os, "cpu_count", lambda: 8)
+    args, env = testing.side_by_side(None, [])
     assert args[:2] == ["-n", "4"] and env == {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
-    assert cli.side_by_side(1, []) == ([], {})
-    assert cli.side_by_side(None, ["-n", "3"]) == ([], {}), "pytest's own -n wins"
+    assert testing.side_by_side(1, []) == ([], {})
+    assert testing.side_by_side(None, ["-n", "3"]) == ([], {}), "pytest's own -n wins"
     monkeypatch.setenv("COURSE_TEST_WORKERS", "2")
-    assert cli.side_by_side(None, [])[0][:2] == ["-n", "2"]
+    assert testing.side_by_side(None, [])[0][:2] == ["-n", "2"]
 
 
 def test_the_second_kernel_set(monkeypatch):
     for var in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS"):
         monkeypatch.delenv(var, raising=False)
-    assert cli.second_kernel_set("x86_64", "fpu avx2 avx512f")["ATEN_CPU_CAPABILITY"] == "avx2"
-    assert cli.second_kernel_set("x86_64", "fpu avx2")["ATEN_CPU_CAPABILITY"] == "default"
-    assert cli.second_kernel_set("arm64", "") == {"ATEN_CPU_CAPABILITY": "default"}
+    assert testing.second_kernel_set("x86_64", "fpu avx2 avx512f")["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert testing.second_kernel_set("x86_64", "fpu avx2")["ATEN_CPU_CAPABILITY"] == "default"
+    assert testing.second_kernel_set("arm64", "") == {"ATEN_CPU_CAPABILITY": "default"}
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx512")
-    assert cli.second_kernel_set("x86_64", "avx512f")["ATEN_CPU_CAPABILITY"] == "avx512", "the caller's choice wins"
+    assert testing.second_kernel_set("x86_64", "avx512f")["ATEN_CPU_CAPABILITY"] == "avx512", "the caller's choice wins"
 
 
 def test_notebook_numbers():
@@ -99,6 +99,6 @@ def test_the_bootstrap_hands_over_to_the_python_command_line():
 def test_test_runs_train_in_float32_unless_asked(monkeypatch):
     """The stored values are float32 runs: a test run trains in float32 on a CPU with native bf16 too."""
     monkeypatch.delenv("COURSE_BF16", raising=False)
-    assert cli.testing_env()["COURSE_BF16"] == "0" and cli.testing_env()["COURSE_VERIFY_STORED"] == "1"
+    assert testing.testing_env()["COURSE_BF16"] == "0" and testing.testing_env()["COURSE_VERIFY_STORED"] == "1"
     monkeypatch.setenv("COURSE_BF16", "1")
-    assert cli.testing_env()["COURSE_BF16"] == "1", "the caller's choice wins"
+    assert testing.testing_env()["COURSE_BF16"] == "1", "the caller's choice wins"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils import checks, stored
+from course_utils import checks, storage, stored
 from course_utils.tolerances import IMG, TOLERANCES, Tol, accuracies, decreasing, deterministic, spec_for, trained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +97,7 @@ def test_a_file_of_the_store_is_small():
 # ----------------------------------------------------------------------------- the notebook's call
 @pytest.fixture
 def scratch_store(tmp_path, monkeypatch):
-    monkeypatch.setattr(stored, "STORE_DIR", tmp_path)
+    monkeypatch.setattr(storage, "STORE_DIR", tmp_path)
     monkeypatch.delenv("COURSE_RECORD_STORED", raising=False)
     monkeypatch.delenv("COURSE_VERIFY_STORED", raising=False)
     return tmp_path

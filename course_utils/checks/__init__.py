@@ -7,7 +7,7 @@ A check never raises (except under nbgrader's autograde, see :func:`run_check`).
     [FAIL] log_marginal: <what is wrong, and which mistake it looks like>
 
 and returns True or False. Expected values are stored (``stored_values/NN_*.cases.json``, read through
-:mod:`course_utils.stored`), never computed
+:mod:`course_utils.storage`), never computed
 by a reference implementation, so nothing here gives an answer away. Later cells ask
 :func:`passed` whether they may use the student's function, or fall back to stored values.
 
@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..stored import stored_cases
+from ..storage import stored_cases
 
 _RESULTS: dict[str, bool] = {}
 
