@@ -141,10 +141,10 @@ def index_html(decks: list[tuple[Path, str]]) -> str:
             path, note = by_number[nn]
             rows.append(f'<li><a href="{path.name}">{html.escape(path.name.split(".")[0])}</a> '
                         f'<small>({html.escape(note)})</small></li>')
-    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Slides</title></head><body>"
+    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Slides</title></head><body><main>"
             "<h1>Self-Supervised Learning: the decks, in the lecture's order</h1>"
             f"<ol>{''.join(rows)}</ol><p>The 75-minute path through them: docs/lecture.md. Keys: arrows to move, "
-            "<kbd>s</kbd> for the speaker notes, <kbd>esc</kbd> for the overview.</p></body></html>")
+            "<kbd>s</kbd> for the speaker notes, <kbd>esc</kbd> for the overview.</p></main></body></html>")
 
 
 def build(out: Path = OUT, numbers: list[str] | None = None, profile: str = "full", execute: bool = True,

@@ -206,7 +206,7 @@ table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
 th, td { border-bottom: 1px solid #ddd; padding: .5rem .6rem; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; }
 td.num, th.num { text-align: right; white-space: nowrap; }
-.stars { color: #c77c00; white-space: nowrap; }
+.stars { color: #9c6100; white-space: nowrap; }  /* 5.1:1 on white (WCAG AA) */
 .small { color: #555; font-size: .9rem; }
 ul.ex { margin: .2rem 0; padding-left: 1.1rem; }
 a { color: #0b57d0; }
@@ -248,6 +248,7 @@ def landing_page(notebooks: list[Notebook], profile: str, with_solutions: bool =
 <title>Self-Supervised Learning: the course</title><style>{STYLE}</style>
 {webassets.mathjax_script("_static")}</head>
 <body>{INSTRUCTOR_BANNER if with_solutions else ""}
+<main>
 <h1>Self-Supervised Learning: (Variational) AutoEncoder and Contrastive Learning</h1>
 <p>Jupyter notebooks for one lecture, in the slides' order: from Jensen's inequality and the ELBO, through
 autoencoders and VAEs, to SimCLR and masked autoencoders. Each notebook has exercises marked
@@ -265,14 +266,15 @@ Work on them in JupyterLab (<code>./course lab</code>) or on Colab (the badge at
 </table>
 <p class=small>Built {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())} by <code>./course site</code>.
 Difficulty and minutes are read from the notebooks' exercise headings.</p>
+</main>
 </body></html>
 """
 
 
 INSTRUCTOR_BANNER = (
-    '<div class="course-banner" style="font-family: system-ui, sans-serif; padding: .45rem 1rem; background: #fff4ce;'
-    ' border-bottom: 1px solid #e0c45c;"><b>Instructor site: it holds the solutions.</b> Publish to students only the '
-    "student site, built with <code>./course site --no-solutions</code>.</div>"
+    '<header class="course-banner" style="font-family: system-ui, sans-serif; padding: .45rem 1rem; '
+    'background: #fff4ce; border-bottom: 1px solid #e0c45c;"><b>Instructor site: it holds the solutions.</b> Publish '
+    "to students only the student site, built with <code>./course site --no-solutions</code>.</header>"
 )
 
 
