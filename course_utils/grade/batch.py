@@ -245,11 +245,11 @@ def feedback_html(student: str, notebook: str, results: dict) -> str:
         f"<title>Feedback: {e(notebook)}, {e(student)}</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
         "pre{white-space:pre-wrap;background:#f6f6f6;padding:.6rem}.ok h2{color:#1a7f37}.no h2{color:#b42318}"
-        ".wait h2{color:#6b4f00}h2{font-size:1.05rem}</style></head><body>"
+        ".wait h2{color:#6b4f00}h2{font-size:1.05rem}</style></head><body><main>"
         f"<h1>{e(notebook)}: feedback for {e(student)}</h1>"
         "<p>The public checks you ran in the notebook. Hidden tests are graded too; their results come with your "
         "grade.</p>" + "".join(rows) + "<h2>How your notebook ran</h2><pre>" + e("\n".join(notes)) + "</pre>"
-        "</body></html>"
+        "</main></body></html>"
     )
 
 
