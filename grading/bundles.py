@@ -5,9 +5,9 @@
 
 (``./course student-bundle`` and ``./course gradescope [NN]`` do the same.)
 
-The students' bundle holds ``notebooks/``, ``course_utils/``, ``environment.yml``, ``pyproject.toml``, ``README.md``,
-the ``course`` script and the data instructions (``data/README.md``): never ``solutions/``, ``tests/``, ``tools/`` or
-``grading/``. It is refused while ``notebooks/`` is stale against ``solutions/``, and ``leaks()`` checks that no
+The students' bundle holds ``notebooks/``, ``course_utils/``, ``environment.yml``, ``pyproject.toml``,
+``constraints.txt``, ``README.md``, the ``course`` script, the data instructions (``data/README.md``), the licences,
+``CITATION.cff`` and ``CHANGELOG.md``: never ``solutions/``, ``tests/``, ``tools/`` or ``grading/``. It is refused while ``notebooks/`` is stale against ``solutions/``, and ``leaks()`` checks that no
 solution line, hidden test or marker got in.
 
 The Gradescope zip holds ``setup.sh`` and ``run_autograder`` (from ``grading/gradescope/``) at its root, the course
@@ -38,7 +38,8 @@ from course_utils.nbcode import (
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
 GRADESCOPE = ROOT / "grading" / "gradescope"
-STUDENT_FILES = ["README.md", "environment.yml", "pyproject.toml", "course", "data/README.md"]
+STUDENT_FILES = ["README.md", "environment.yml", "pyproject.toml", "constraints.txt", "course", "data/README.md",
+                 "LICENSE", "LICENSES/CC-BY-4.0.txt", "CITATION.cff", "CHANGELOG.md"]
 
 
 def _package_files(folder: Path) -> list[Path]:
@@ -81,7 +82,8 @@ def gradescope_bundle(assignment: str, out: Path | None = None) -> Path:
         _add(zf, GRADESCOPE / "setup.sh", "setup.sh")
         script = (GRADESCOPE / "run_autograder").read_text().replace("@ASSIGNMENT@", spec.number)
         _add(zf, GRADESCOPE / "run_autograder", "run_autograder", script.encode())
-        for f in [ROOT / "pyproject.toml", ROOT / "README.md", ROOT / "environment.yml", ROOT / "data/README.md"]:
+        for f in [ROOT / name for name in ("pyproject.toml", "constraints.txt", "LICENSE", "README.md",
+                                           "environment.yml", "data/README.md")]:
             if f.exists():
                 _add(zf, f, f.relative_to(ROOT).as_posix())
         for f in _package_files(ROOT / "course_utils"):

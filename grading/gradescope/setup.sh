@@ -18,15 +18,17 @@ if [ "${AUTOGRADER_APT:-1}" = 1 ]; then
     apt-get update -q
     apt-get install -y -q python3.11 python3.11-venv
   fi
+  # the sandbox (course_utils/grade/isolation.py); without it the code still runs as `student`
+  apt-get install -y -q bubblewrap || echo "no bubblewrap here: submissions run as the user student, unsandboxed"
   apt-get install -y -q dataset-fashion-mnist \
     || echo "no dataset-fashion-mnist package here: the notebooks fall back to scikit-learn's digits"
 fi
 [ -x "$VENV/bin/python" ] || python3.11 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-# CPU wheels of the pinned versions: Gradescope has no GPU, and they are far smaller than the CUDA build.
+# CPU wheels of constraints.txt's torch: Gradescope has no GPU, and they are far smaller than the CUDA build.
 TORCH_INDEX=${AUTOGRADER_TORCH_INDEX-https://download.pytorch.org/whl/cpu}
-"$VENV/bin/python" -m pip install -q torch==2.14.1 torchvision==0.29.1 ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
-"$VENV/bin/python" -m pip install -q -e "$ROOT/source"
+"$VENV/bin/python" -m pip install -q -c constraints.txt torch torchvision ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
+"$VENV/bin/python" -m pip install -q -c constraints.txt -e "$ROOT/source"
 # The images, decoded once into the course's cache: each submission's private cache starts with a copy.
 "$VENV/bin/python" -c "from course_utils.data import load_data; load_data(True); load_data(False)"
 # The submission runs as `student`: it can read the course package, not the hidden tests or the results folder.
