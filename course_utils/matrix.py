@@ -27,6 +27,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .testing import bootstrap_stamp
+
 DEFAULT_COMBOS = ("3.12:newest", "3.13:newest", "3.12:oldest")
 NOTEBOOKS = ("01_jensen_elbo", "02_autoencoders", "03_vae", "04_simclr", "05_mae")
 
@@ -102,14 +104,15 @@ def venv_python(venv: Path) -> Path:
 
 
 def install(root: Path, python: Path, which: str, venv: Path, log) -> Path:
-    """The combination's environment, made or brought up to date: ``.[dev]`` with constraints.txt, and torch as
-    ``which`` says. Returns its interpreter."""
+    """The combination's environment, made or brought up to date: ``.[lab,dev]`` with constraints.txt, and torch as
+    ``which`` says. Returns its interpreter. It is stamped as ``./course`` stamps ``.venv``, so that ``./course``
+    with ``COURSE_VENV`` set to it (the browser test's ``./course lab``) uses it as it is."""
     specs = torch_specs(root, which)
     # torch's own pins go with it: another torch needs its own triton and CUDA libraries
     own = r"^(torch|torchvision)==" if which == "newest" else r"^(torch|torchvision|triton|nvidia-[\w-]+|cuda-[\w-]+)=="
     kept = [ln for ln in (root / "constraints.txt").read_text().splitlines() if not re.match(own, ln, re.I)]
     want = hashlib.sha256("\n".join([*kept, *specs, (root / "pyproject.toml").read_text()]).encode()).hexdigest()[:16]
-    stamp = venv / ".course-installed"
+    stamp = venv / ".matrix-installed"
     py = venv_python(venv)
     if py.exists() and stamp.exists() and stamp.read_text().strip() == want:
         return py
@@ -117,9 +120,11 @@ def install(root: Path, python: Path, which: str, venv: Path, log) -> Path:
         subprocess.run([str(python), "-m", "venv", str(venv)], check=True, stdout=log, stderr=log)
     constraints = venv / "constraints.txt"
     constraints.write_text("\n".join(kept) + "\n")
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "-c", str(constraints), *specs, "-e", f"{root}[dev]"],
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "-c", str(constraints), *specs, "-e", f"{root}[lab,dev]"],
                    check=True, stdout=log, stderr=log, cwd=root)
     stamp.write_text(want + "\n")
+    (venv / ".course-installed").write_text(bootstrap_stamp(root, "lab,dev") + "\n")
+    (venv / ".course-extras").write_text("lab,dev\n")
     return py
 
 
@@ -159,7 +164,7 @@ def run_combo(root: Path, version: str, which: str, out: Path, only: list[str], 
         cache.mkdir(parents=True)
         targets = only or ["tests", *[f"solutions/{nb}.ipynb" for nb in NOTEBOOKS]]
         xdist, threads = side_by_side(workers, [])
-        env = {**os.environ, **testing_env(), **threads, "COURSE_CACHE": str(cache)}
+        env = {**os.environ, **testing_env(), **threads, "COURSE_CACHE": str(cache), "COURSE_VENV": str(venv)}
         t0 = time.monotonic()
         done = subprocess.run([str(py), "-m", "pytest", *xdist, *targets, "-q", "-p", "no:cacheprovider"],
                               cwd=root, env=env, capture_output=True, text=True)

@@ -51,3 +51,12 @@ def cpu_flags() -> str:
         return Path("/proc/cpuinfo").read_text()
     except OSError:
         return ""
+
+
+def bootstrap_stamp(root: Path, extras: str) -> str:
+    """What ``./course`` writes to ``.venv/.course-installed`` after installing the course with ``extras``: it
+    reinstalls whenever pyproject.toml, constraints.txt or the extras change."""
+    import hashlib
+
+    blob = (root / "pyproject.toml").read_bytes() + (root / "constraints.txt").read_bytes() + f"{extras}\n".encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

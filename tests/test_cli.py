@@ -87,13 +87,29 @@ def test_test_kernels_refuses_a_cache_with_checkpoints(tmp_path, capsys):
     assert "must train from scratch" in capsys.readouterr().err
 
 
-def test_the_bootstrap_hands_over_to_the_python_command_line():
-    """./course (bash) only bootstraps .venv, then runs its `course`; there is no Makefile."""
+def test_the_bootstrap_hands_over_to_the_python_command_line(tmp_path):
+    """./course (bash) only bootstraps .venv, then runs its `course`; there is no Makefile. Here the .venv is a
+    stand-in, stamped as installed, whose `course` records its arguments: nothing is installed."""
     assert not (ROOT / "Makefile").exists()
-    done = subprocess.run(["bash", str(ROOT / "course"), "--help"], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "COURSE_SKIP_APT": "1", "HOME": str(ROOT)})
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"  # a stand-in too: an install would call it, and it refuses
+    python.write_text('#!/bin/sh\necho "stand-in python called: $*" >&2\nexit 1\n')
+    python.chmod(0o755)
+    course = venv / "bin" / "course"
+    course.write_text(f'#!/bin/sh\necho "handed over: $*" > {tmp_path / "args"}\n')
+    course.chmod(0o755)
+    (venv / ".course-installed").write_text(testing.bootstrap_stamp(ROOT, "lab") + "\n")
+    env = {"PATH": "/usr/bin:/bin", "COURSE_SKIP_APT": "1", "HOME": str(tmp_path), "COURSE_VENV": str(venv)}
+    done = subprocess.run(["bash", str(ROOT / "course"), "lab", "--no-browser"], capture_output=True, text=True,
+                          env=env)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "course COMMAND" in done.stdout and "test-matrix" in done.stdout
+    assert (tmp_path / "args").read_text() == "handed over: lab --no-browser\n"
+    assert "installing" not in done.stderr, "the stamp matched: nothing was installed"
+    (venv / ".course-installed").write_text("something else\n")  # pyproject.toml or constraints.txt changed
+    done = subprocess.run(["bash", str(ROOT / "course"), "lab"], capture_output=True, text=True, env=env)
+    assert done.returncode != 0 and "installing the course (lab)" in done.stderr
+    assert "stand-in python called: -m pip install" in done.stderr
 
 
 def test_test_runs_train_in_float32_unless_asked(monkeypatch):
