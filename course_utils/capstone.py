@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import syllabus
 from .checkpoints import load_or_train
 from .evaluate import extract_features, fraction_correct
 from .mae import ADAMW as MAE_ADAMW
@@ -53,7 +54,6 @@ METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "SimCLR": ("04_simclr", ("augment", "nt_xent_loss")),
     "MAE": ("05_mae", ("patchify", "random_masking", "masked_mse_loss")),
 }
-CHECK_MODULES = {"02_autoencoders": "nb02", "03_vae": "nb03", "04_simclr": "nb04", "05_mae": "nb05"}
 
 # Fashion-MNIST's 10 classes grouped into 4 coarse ones (the granularity experiment)
 COARSE_GROUPS: dict[str, tuple[int, ...]] = {
@@ -112,7 +112,7 @@ def load_your_code(notebook: str, folder: str | Path | None = None, extra: dict 
     """
     import nbformat
 
-    checks = importlib.import_module(f"course_utils.checks.{CHECK_MODULES[notebook]}")
+    checks = importlib.import_module(syllabus.get(notebook).checks_module)
     exercises = sorted(n[len("check_"):] for n in dir(checks) if n.startswith("check_"))
     path = _notebook_path(notebook, Path(folder) if folder is not None else None)
     ns = base_namespace(f"your_{notebook}", ("torch", "nn", "F", "math"))

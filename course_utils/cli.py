@@ -21,13 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from . import paths, syllabus
 from .options import add_notebooks, add_profile, add_workers
 from .testing import TEST_ENV, cpu_flags, second_kernel_set, side_by_side, testing_env
 
 # What the grading and building commands set: no progress bars, no downloads.
 QUIET_ENV = {"COURSE_PROGRESS": "0", "COURSE_DOWNLOAD": "0"}
-TRAINING_NOTEBOOKS = ("02_autoencoders", "03_vae", "04_simclr", "05_mae")
 
 
 class CourseError(Exception):
@@ -219,7 +218,7 @@ def cmd_test_kernels(argv: list[str]) -> int:
     print(f"[course] second kernel set: ATen {env['ATEN_CPU_CAPABILITY']}, oneDNN ISA "
           f"{env.get('ONEDNN_MAX_CPU_ISA', 'default')}, MKL {env.get('MKL_ENABLE_INSTRUCTIONS', 'default')}, "
           f"{env['OMP_NUM_THREADS']} thread(s), empty cache {cache}", file=sys.stderr)
-    targets = [str(root / "solutions" / f"{nb}.ipynb") for nb in TRAINING_NOTEBOOKS]
+    targets = [str(nb.solution(root)) for nb in syllabus.training()]
     try:
         return run(pytest_cmd() + targets + rest, env, cwd=root)
     finally:

@@ -27,10 +27,10 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import syllabus
 from .testing import bootstrap_stamp
 
 DEFAULT_COMBOS = ("3.12:newest", "3.13:newest", "3.12:oldest")
-NOTEBOOKS = ("01_jensen_elbo", "02_autoencoders", "03_vae", "04_simclr", "05_mae")
 
 
 @dataclass
@@ -162,7 +162,7 @@ def run_combo(root: Path, version: str, which: str, out: Path, only: list[str], 
         cache = out / f"{tag}-cache"
         shutil.rmtree(cache, ignore_errors=True)
         cache.mkdir(parents=True)
-        targets = only or ["tests", *[f"solutions/{nb}.ipynb" for nb in NOTEBOOKS]]
+        targets = only or ["tests", *[f"solutions/{nb.name}.ipynb" for nb in syllabus.with_checks()]]
         xdist, threads = side_by_side(workers, [])
         env = {**os.environ, **testing_env(), **threads, "COURSE_CACHE": str(cache), "COURSE_VENV": str(venv)}
         t0 = time.monotonic()

@@ -8,10 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from . import data as _data
+from . import syllabus
 from .profiles import PROFILE_ENV_VAR, Profile, get_device, get_profile, seed_everything
-
-# the notebooks whose full profile trains their models here (01 trains nothing slow; 06 loads the releases in full)
-TRAINS_IN_FULL = {"02_autoencoders", "03_vae", "04_simclr", "05_mae"}
 
 
 @dataclass
@@ -60,8 +58,8 @@ class Course:
         from .released import checkpoint_mode
         from .speed import bf16_forced
 
-        slow = (self.notebook in TRAINS_IN_FULL and self.device.type == "cpu" and not self.profile.is_fast
-                and checkpoint_mode() != "released")
+        trains = self.notebook in {nb.name for nb in syllabus.training()}
+        slow = trains and self.device.type == "cpu" and not self.profile.is_fast and checkpoint_mode() != "released"
         if slow and bf16_forced() is None:  # float32 because this CPU lacks bf16, not because COURSE_BF16=0 asks
             # the full profile's training is then slower (the measurements: benchmarks/README.md)
             return ("training in float32, which is slower on this computer: if the full profile takes too long, "

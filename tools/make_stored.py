@@ -24,7 +24,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from course_utils import stored
+from course_utils import stored, syllabus
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.notebook import NotebookRunError, execute_notebook
 
@@ -32,16 +32,13 @@ CASES_DIR = Path(__file__).resolve().parent / "stored_cases"
 
 
 def notebook_names(wanted: list[str]) -> list[str]:
-    every = sorted(p.stem for p in SOLUTIONS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    """The notebooks with stored values (those with checks), by number or name, or 'all'."""
     if wanted == ["all"]:
-        return every
-    names = []
-    for w in wanted:
-        hits = [n for n in every if n == w or n.startswith(f"{w}_") or n[:2] == w.zfill(2)]
-        if not hits:
-            raise SystemExit(f"make_stored: no solution notebook {w!r}. Known: {', '.join(every)} (or 'all').")
-        names += hits
-    return names
+        return [nb.name for nb in syllabus.with_checks()]
+    try:
+        return [syllabus.get(w).name for w in wanted]
+    except syllabus.UnknownNotebook as e:
+        raise SystemExit(f"make_stored: {e} (or 'all')") from None
 
 
 def build_cases(notebook: str) -> dict | None:

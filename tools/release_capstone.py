@@ -65,7 +65,7 @@ def notebook_namespace(profile: str) -> dict:
     if missing := [n for n in needed if n not in ns]:
         raise SystemExit(f"{NOTEBOOK}.ipynb no longer defines {', '.join(missing)}: update this script")
     ns["your"] = {nb: cs.load_your_code(nb, ROOT / "solutions")
-                  for nb in ("02_autoencoders", "03_vae", "04_simclr", "05_mae")}
+                  for nb in dict.fromkeys(notebook for notebook, _ in cs.METHODS.values())}
     ns["RELEASED_RUNS"] = False  # train (or take from the cache) every run: never the releases this script writes
     ns["PREFER_RELEASED"] = False
     return ns
