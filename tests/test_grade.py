@@ -284,18 +284,38 @@ def test_a_function_that_kills_the_test_runner_fails_alone(tmp_path):
     assert scores["log_marginal"] == (2.0, 2.0) and scores["elbo"] == (3.0, 3.0), "a fresh runner grades the rest"
 
 
-def test_a_runner_killed_but_not_yet_reaped_is_replaced_before_the_next_grading(tmp_path):
-    """The race behind a flaky failure under load: a submission killed the pooled runner, which is dead but not yet
-    reaped when the next submission comes, so ``poll()`` still says it runs. The next grading must not lose points."""
-    import signal
-
+def test_every_grading_has_a_sandbox_of_its_own(tmp_path):
+    """The pool holds nothing warm between gradings: a submission's runner and sandbox are gone when its grading
+    ends, so whatever it started or wrote cannot reach the next one."""
     path = make_submission(tmp_path / "01_jensen_elbo.ipynb")
-    assert run(path)["score"] == 7.0  # the pooled runner is warm
-    runner = next(r for key, r in POOL.runners.items() if key[0].endswith("01_jensen_elbo.ipynb"))
-    os.kill(runner.proc.pid, signal.SIGKILL)
-    runner.proc.poll = lambda: None  # not reaped yet, as far as the pool can tell
-    results = run(path)
-    assert results["score"] == 7.0, summary(results)
+    assert run(path)["score"] == 7.0
+    assert POOL.runners == {} and POOL.sandboxes == []
+    left = [d for d in os.listdir("/proc") if d.isdigit() and _is_agent(d)]
+    assert not left, "a test runner outlived its grading"
+    assert run(path)["score"] == 7.0
+
+
+def _is_agent(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read()
+    except OSError:
+        return False
+    return b"course_utils.grade.agent" in cmd and str(os.getpid()).encode() not in cmd and _child_of_me(pid)
+
+
+def _child_of_me(pid: str) -> bool:
+    """Whether ``pid`` descends from this test process (other engineers' gradings run beside it)."""
+    me = os.getpid()
+    while pid and pid not in ("0", "1"):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                pid = next(line.split()[1] for line in f if line.startswith("PPid:"))
+        except (OSError, StopIteration):
+            return False
+        if pid == str(me):
+            return True
+    return False
 
 
 def test_the_memory_limit_fails_a_function_that_allocates_too_much(tmp_path):
@@ -339,14 +359,14 @@ def patching(tmp_path_factory):
     return run(path)
 
 
-def test_monkeypatching_torch_inside_a_function_fails_that_exercise(patching):
+def test_monkeypatching_torch_inside_a_function_changes_nothing_the_judge_compares(patching):
+    """torch.allclose and the checks replaced where the submission runs: the judge, in its own process, compares
+    the wrong values it got back."""
     assert by_exercise(patching)["log_marginal"][0] == 0
-    assert "replaced" in outputs(patching, "log_marginal")
 
 
-def test_monkeypatching_the_check_helpers_fails_that_exercise(patching):
+def test_monkeypatching_the_check_helpers_changes_nothing_the_judge_checks(patching):
     assert by_exercise(patching)["posterior"][0] == 0
-    assert "replaced" in outputs(patching, "posterior")
 
 
 def test_top_level_monkeypatching_is_never_run_and_hidden_inputs_never_shown(patching):
@@ -355,12 +375,14 @@ def test_top_level_monkeypatching_is_never_run_and_hidden_inputs_never_shown(pat
     assert "1.6094379" not in json.dumps(patching)  # ... but not what the function printed in a hidden test
 
 
-def test_monkeypatching_while_definitions_load_fails_every_exercise(tmp_path):
+def test_monkeypatching_while_definitions_load_reaches_only_the_sandbox(tmp_path):
+    """torch.allclose replaced while the definitions load, with nothing implemented: 0, as the judge's torch is its
+    own."""
     sneaky = "class Sneaky:\n    import torch\n    torch.allclose = lambda *a, **k: True\n"
-    path = make_submission(tmp_path / "01_jensen_elbo.ipynb", before=[sneaky])
+    path = make_submission(tmp_path / "01_jensen_elbo.ipynb", before=[sneaky],
+                           replace={"log_marginal": None, "elbo": None, "posterior": None})
     results = run(path)
     assert results["score"] == 0
-    assert all("replaced" in t["output"] for t in results["tests"] if t["name"].startswith("Exercise "))
 
 
 # ----------------------------------------------------------------------------- hostile submissions, run top to bottom

@@ -22,10 +22,13 @@ the hash of the notebook it graded. Killed at any moment, the same command again
 (or what changed since); ``--regrade`` grades everything again.
 
 **Parallel and bounded.** ``--workers`` gradings at a time (default: the number of cores), each under the
-grader's per-submission limits (time, memory, output). Each worker keeps one warm test runner per assignment
-(torch imported and the setup cell run once), whose children are forked fresh and, in the namespace sandbox,
-isolated from one another (:mod:`.isolation`). Without a sandbox the batch refuses to run unless
-``--trust-submissions``.
+grader's per-submission limits (time: ``--submission-timeout``, memory, output), each in sandboxes of its own that
+are gone before the worker takes the next submission (:mod:`.isolation`). Without a sandbox the batch refuses to
+run unless ``--trust-submissions``. The summary lists the slowest submissions.
+
+**Input hygiene.** Symbolic links are refused with a note and never followed; IDs that clean to the same folder
+name are kept apart (a suffix each); Gradescope's metadata IDs and folder names are validated; every
+``gradebook.csv`` cell a spreadsheet could read as a formula gets a leading apostrophe.
 
 **Shared models.** A class should not pay a notebook's training once per student (notebook 02's top-to-bottom run
 trains a dozen models). With ``--models shared`` (the default) the solution notebook of each assignment in the
@@ -76,16 +79,61 @@ class BatchError(ValueError):
 
 @dataclass
 class Submission:
-    student: str  # a folder name: letters, digits, . _ @ -
+    student: str  # a folder name: letters, digits, . _ @ - (unique per raw ID: see distinct_ids)
     path: Path  # the notebook
     assignment: str | None = None  # from the layout (nbgrader), else guessed from the notebook
     late: bool | None = None  # None: not known
     source: str = ""  # where it came from, for messages
+    raw: str = ""  # the student's ID as the layout gave it
 
 
 def _safe(name: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._@-]+", "_", str(name)).strip("._") or "student"
+    name = re.sub(r"[^A-Za-z0-9._@-]+", "_", str(name)).strip("._-@") or "student"
     return name[:80]
+
+
+def _sub(raw, path: Path, assignment=None, late=None) -> Submission:
+    return Submission(_safe(raw), path, assignment, late, str(path), str(raw))
+
+
+def distinct_ids(subs: list[Submission]) -> list[str]:
+    """Different raw IDs that clean to the same folder name (``alice`` and ``alice.``) get a suffix each from their raw
+    ID's hash, so that neither replaces the other. Returns a note per renamed student."""
+    raws: dict[str, set[str]] = {}
+    for s in subs:
+        raws.setdefault(s.student.lower(), set()).add(s.raw or s.student)
+    notes = []
+    for s in subs:
+        if len(raws[s.student.lower()]) > 1:
+            tag = hashlib.sha256((s.raw or s.student).encode()).hexdigest()[:6]
+            new = f"{s.student[:72]}-{tag}"
+            notes.append(f"{s.raw!r} and another ID both clean to {s.student!r}: graded as {new}")
+            s.student = new
+    return sorted(set(notes))
+
+
+def _no_links(root: Path) -> tuple[list[Path], list[str]]:
+    """Every notebook under ``root`` (not in checkpoints), and a note for each symlink, which is never followed."""
+    found, notes = [], []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        for d in list(dirnames):
+            if (here / d).is_symlink():
+                notes.append(f"refused {here / d}: a symbolic link (submissions must be plain files and folders)")
+                dirnames.remove(d)
+        dirnames[:] = [d for d in dirnames if d != ".ipynb_checkpoints"]
+        for f in filenames:
+            p = here / f
+            if not f.endswith(".ipynb"):
+                continue
+            if p.is_symlink():
+                notes.append(f"refused {p}: a symbolic link (submissions must be plain files and folders)")
+            elif p.is_file():
+                found.append(p)
+    return sorted(found), notes
+
+
+REFUSED: list[str] = []  # notes of the last discover(): symlinks refused
 
 
 def _guess(path: Path) -> str | None:
@@ -98,7 +146,9 @@ def _guess(path: Path) -> str | None:
 
 
 def _notebooks(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and p.is_file())
+    found, notes = _no_links(folder)
+    REFUSED.extend(notes)
+    return found
 
 
 def _parse_time(text) -> datetime | None:
@@ -129,7 +179,9 @@ def _late(when, due: datetime | None) -> bool | None:
 def discover(root: Path, due: datetime | None = None, work: Path | None = None) -> tuple[str, list[Submission]]:
     """The layout of ``root`` and its submissions, one per student (the newest file where a student has more).
 
-    ``work``: where a Gradescope zip is unpacked."""
+    ``work``: where a Gradescope zip is unpacked. Symbolic links are never followed: each is refused with a note
+    in :data:`REFUSED`."""
+    REFUSED.clear()
     root = Path(root)
     if root.is_file() and zipfile.is_zipfile(root):
         target = Path(work or tempfile.mkdtemp(prefix="course-batch-")) / "export"
@@ -149,25 +201,36 @@ def discover(root: Path, due: datetime | None = None, work: Path | None = None) 
     submitted = root / "submitted" if (root / "submitted").is_dir() else root
     if root.name == "submitted" or (root / "submitted").is_dir():
         return "nbgrader", _nbgrader(submitted, due)
-    top = sorted(p for p in root.glob("*.ipynb") if p.is_file())
+    top = []
+    for p in sorted(root.glob("*.ipynb")):
+        if p.is_symlink():
+            REFUSED.append(f"refused {p}: a symbolic link (submissions must be plain files and folders)")
+        elif p.is_file():
+            top.append(p)
     if not top:
         raise BatchError(f"no notebooks in {root}: expected STUDENT.ipynb files, nbgrader's submitted/ folder, a "
                          "Gradescope export (submission_metadata.yml), or LMS downloads named student_..._name.ipynb")
     lms = [p for p in top if "_" in p.stem and re.match(r"^[^_]+_.*\d", p.stem)]
     if len(lms) == len(top) and len({p.stem.split("_")[0] for p in top}) > 1:
         return "lms", _lms(top)
-    return "folder", [Submission(_safe(p.stem), p, source=str(p)) for p in top]
+    return "folder", [_sub(p.stem, p) for p in top]
 
 
 def _nbgrader(submitted: Path, due: datetime | None) -> list[Submission]:
     out = []
     for student in sorted(p for p in submitted.iterdir() if p.is_dir()):
+        if student.is_symlink():
+            REFUSED.append(f"refused {student}: a symbolic link (submissions must be plain files and folders)")
+            continue
         for assignment in sorted(p for p in student.iterdir() if p.is_dir()):
+            if assignment.is_symlink():
+                REFUSED.append(f"refused {assignment}: a symbolic link (submissions must be plain files and folders)")
+                continue
             stamp = assignment / "timestamp.txt"
-            when = stamp.read_text().strip() if stamp.exists() else None
+            when = stamp.read_text(errors="replace")[:100].strip() if stamp.is_file() and not stamp.is_symlink() \
+                else None
             for nb in _notebooks(assignment):
-                out.append(Submission(_safe(student.name), nb, _guess(nb) or assignment.name,
-                                      _late(when, due), str(nb)))
+                out.append(_sub(student.name, nb, _guess(nb) or assignment.name, _late(when, due)))
     return out
 
 
@@ -176,17 +239,38 @@ def _gradescope(root: Path, due: datetime | None) -> list[Submission]:
         import yaml
     except ImportError as e:  # pragma: no cover - jupyter brings PyYAML
         raise BatchError("reading a Gradescope export needs PyYAML (pip install pyyaml)") from e
-    meta = yaml.safe_load((root / "submission_metadata.yml").read_text()) or {}
+    meta_file = root / "submission_metadata.yml"
+    if meta_file.is_symlink() or meta_file.stat().st_size > 50 * 2**20:
+        raise BatchError(f"{meta_file}: a symbolic link or larger than 50 MB; not read")
+    meta = yaml.safe_load(meta_file.read_text()) or {}
+    if not isinstance(meta, dict):
+        raise BatchError(f"{meta_file}: not Gradescope's metadata (a mapping of submission folders)")
     out = []
-    for folder, info in sorted(meta.items()):
+    for folder, info in sorted(meta.items(), key=lambda kv: str(kv[0])):
         folder = str(folder).strip(":")  # Ruby-style symbol keys (":submitters:") in Gradescope's YAML
-        info = {str(k).strip(":"): v for k, v in (info or {}).items()}
-        people = [{str(k).strip(":"): v for k, v in (p or {}).items()} for p in info.get("submitters") or []]
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", folder) or ".." in folder:
+            REFUSED.append(f"refused the metadata entry {folder[:60]!r}: not a submission folder's name")
+            continue
+        info = {str(k).strip(":"): v for k, v in (info or {}).items()} if isinstance(info, dict) else {}
+        people = [{str(k).strip(":"): v for k, v in p.items()} for p in info.get("submitters") or []
+                  if isinstance(p, dict)] if isinstance(info.get("submitters"), list) else []
         who = people[0] if people else {}
-        student = who.get("sid") or who.get("email") or who.get("name") or folder
-        for nb in _notebooks(root / str(folder)) if (root / str(folder)).is_dir() else []:
-            out.append(Submission(_safe(student), nb, None, _late(info.get("created_at"), due), str(nb)))
+        student = next((str(who[k]) for k in ("sid", "email", "name") if _valid_id(who.get(k))), folder)
+        path = root / folder
+        if path.is_symlink():
+            REFUSED.append(f"refused {path}: a symbolic link (submissions must be plain files and folders)")
+            continue
+        for nb in _notebooks(path) if path.is_dir() else []:
+            out.append(_sub(student, nb, None, _late(info.get("created_at"), due)))
     return out
+
+
+def _valid_id(value) -> bool:
+    """A student ID from Gradescope's metadata: a short string or number, no control characters."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return False
+    text = str(value).strip()
+    return 0 < len(text) <= 200 and not any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def _lms(files: list[Path]) -> list[Submission]:
@@ -194,7 +278,7 @@ def _lms(files: list[Path]) -> list[Submission]:
     for p in files:
         student, rest = p.stem.split("_", 1)
         late = True if re.search(r"(^|_)late(_|$)", rest, re.IGNORECASE) else None
-        out.append(Submission(_safe(student), p, None, late, str(p)))
+        out.append(_sub(student, p, None, late))
     return out
 
 
@@ -304,14 +388,23 @@ def gradebook(out: Path, done: list[dict], solutions_dir: Path) -> Path:
     written = list(dict.fromkeys(q for qs in questions.values() for q in qs))
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(Results.gradebook_header(exercises, written))
+    w.writerow([csv_cell(c) for c in Results.gradebook_header(exercises, written)])
     for d in sorted(done, key=lambda d: (d["assignment"], d["student"])):
         results = Results(json.loads((out / d["student"] / "results.json").read_text()))
-        w.writerow(results.gradebook_row(exercises, d["student"], d["assignment"], d.get("late"), d.get("errors", []),
-                                         written))
+        w.writerow([csv_cell(c) for c in results.gradebook_row(exercises, d["student"], d["assignment"],
+                                                                  d.get("late"), d.get("errors", []), written)])
     path = out / "gradebook.csv"
     atomic_write_bytes(path, buf.getvalue().encode())
     return path
+
+
+def csv_cell(value):
+    """A gradebook cell no spreadsheet reads as a formula: text starting with = + - @ or a tab or carriage return
+    gets a leading apostrophe (as the written pages' download does); numbers stay numbers."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") \
+            and not re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return "'" + value
+    return value
 
 
 def class_summary(out: Path, done: list[dict]) -> str:
@@ -352,6 +445,10 @@ def class_summary(out: Path, done: list[dict]) -> str:
         number = assignment.split("_", 1)[0]
         lines.append(f"written answers awaiting manual grading: {n} in {assignment} (one page per question, every "
                      f"student's answer side by side: ./course written {number} SUBMISSIONS)")
+    timed = sorted((d for d in done if not d.get("skipped") and d.get("seconds") is not None),
+                   key=lambda d: -float(d["seconds"]))
+    if timed:
+        lines.append("slowest: " + ", ".join(f"{d['student']} {float(d['seconds']):.0f} s" for d in timed[:5]))
     late = [d["student"] for d in done if d.get("late")]
     if late:
         lines.append(f"late ({len(late)}): {', '.join(late[:10])}" + (" ..." if len(late) > 10 else ""))
@@ -366,12 +463,13 @@ def reference_models(solution: Path, out: Path, profile: str, limits: Limits, is
     if (folder / "complete").exists():
         return folder if any(folder.glob("*.pt")) else None
     t0 = time.monotonic()
-    sandbox = Sandbox(None, isolation)
+    sandbox = Sandbox(None, isolation, export=True)
     try:
-        target = sandbox.work / solution.name
+        target = sandbox.seed / solution.name
         target.write_bytes(solution.read_bytes())
+        os.chmod(target, 0o644)
         report = execute_notebook(target, sandbox, sandbox.env(profile), limits)
-        trained = sorted((sandbox.cache / "checkpoints").glob("*.pt"))
+        trained = sorted(f for f in sandbox.export.glob("*.pt") if f.is_file() and not f.is_symlink())
         failed = report.get("stopped") or [f"code cell {c['cell']}: {c.get('ename')}: {c.get('evalue', '')[:100]}"
                                            for c in report.get("cells", []) if c.get("status") == "error"]
         if failed:
@@ -428,7 +526,9 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
         names[key] = path.stem  # "01" and "01_jensen_elbo" are one assignment: name it as the solution does
     for s in subs:
         s.assignment = names.get(s.assignment, s.assignment)
-    subs, notes = one_per_student(subs)
+    notes = list(REFUSED) + distinct_ids(subs)
+    subs, kept = one_per_student(subs)
+    notes += kept
     workers = max(1, int(workers or os.cpu_count() or 1))
     if not limits.threads:  # workers side by side share the cores: each kernel gets its part of them
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
@@ -495,6 +595,9 @@ def main(argv=None) -> int:
                          "run starts with a copy (default); own: every submission trains its own")
     ap.add_argument("--trust-submissions", action="store_true",
                     help="grade even where submissions cannot be isolated (no bubblewrap)")
+    ap.add_argument("--submission-timeout", type=float, metavar="S",
+                    help="seconds for everything of one submission, its run and its tests "
+                         f"(default {Limits().submission_timeout:g}; its run gets at most half)")
     a = ap.parse_args(argv)
     due = _parse_time(a.due) if a.due else None
     if a.due and due is None:
@@ -504,7 +607,8 @@ def main(argv=None) -> int:
         _, book = run_batch(a.submissions, a.out, workers=a.workers, assignment=a.assignment,
                             solutions_dir=a.solutions, profile=a.profile, execute=not a.no_execute, regrade=a.regrade,
                             trust=a.trust_submissions, due=due, hidden_visibility=a.hidden_visibility,
-                            models=a.models)
+                            models=a.models, limits=Limits.for_profile(a.profile or "fast",
+                                                                       submission_timeout=a.submission_timeout))
     except BatchError as e:
         print(f"grade batch: {e}", file=sys.stderr)
         return 2

@@ -45,7 +45,10 @@ def main(argv=None) -> int:
         ("test-timeout", "seconds for one test statement"),
         ("load-timeout", "seconds to load the definitions"),
         ("memory-mb", "address-space limit (MiB) of the kernel and of each test process"),
-        ("grading-timeout", "seconds for the whole grading; later tests fail as not run"),
+        ("grading-timeout", "seconds for the tests; later tests fail as not run"),
+        ("submission-timeout", "seconds for everything of the submission, its run and its tests (its run gets at "
+                               "most half)"),
+        ("notebook-mb", "the largest notebook (MiB) graded; larger ones are refused before they are parsed"),
     ]:
         ap.add_argument(f"--{name}", type=float, help=help_)
     a = ap.parse_args(argv)
@@ -59,6 +62,8 @@ def main(argv=None) -> int:
             load_timeout=a.load_timeout,
             memory_mb=a.memory_mb,
             grading_timeout=a.grading_timeout,
+            submission_timeout=a.submission_timeout,
+            notebook_mb=a.notebook_mb,
         )
         from .isolation import choose
         from .sandbox import user_ids

@@ -1,12 +1,14 @@
 """The grader: one submission in, its :class:`.results.Results` out (see the package docstring).
 
 The rooms it uses: :mod:`.spec` (what to grade), :mod:`course_utils.nbcode` (the submission's definitions),
-:mod:`.limits`, :mod:`.sandbox`, :mod:`.execute` (phase 1: the notebook top to bottom), :mod:`.pool` (phase 2: the
-tests, in a warm runner's fresh children) and :mod:`.results`.
+:mod:`.limits`, :mod:`.sandbox`, :mod:`.execute` (phase 1: the notebook top to bottom), :mod:`.pool` and
+:mod:`.judge` (phase 2: the tests, run by the judge in this process against the submission's sandboxed agent) and
+:mod:`.results`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -42,12 +44,14 @@ def grade(
     pool: RunnerPool | None = None,
     isolation: Isolation | None = None,
     models: Path | None = None,
+    exercises: list[str] | None = None,
 ) -> Results:
     """Grade one submission and return its results, a dict in Gradescope's shape (never raises for a bad submission).
 
     ``isolation`` (default: :func:`.isolation.choose`, the strongest this machine allows) keeps the submission's
     code away from the course and from other submissions. ``models``: trained checkpoints the top-to-bottom run
-    starts with (a copy), instead of training them itself (batch grading shares the reference solution's)."""
+    starts with (a copy), instead of training them itself (batch grading shares the reference solution's).
+    ``exercises``: grade only these (the tests' mutation suite; a class is always graded whole)."""
     t0 = time.monotonic()
     profile = profile or os.environ.get("COURSE_GRADE_PROFILE") or "fast"
     limits = limits or Limits.for_profile(profile)
@@ -57,7 +61,16 @@ def grade(
     try:
         if submission.is_dir():
             submission = _pick_notebook(submission, assignment)
-        raw = submission.read_bytes() if submission.is_file() else None
+        size = submission.stat().st_size if submission.is_file() else None
+        if size is not None and size > limits.notebook_mb * 1024 * 1024:
+            key = assignment or guess_assignment(submission, None)
+            why = (f"your notebook is {size / 2**20:.0f} MB, more than the {limits.notebook_mb} MB the grader reads. "
+                   "Clear its outputs (Edit > Clear All Outputs), save, and upload it again.")
+            if key is None:
+                return Results.error(why, time.monotonic() - t0, name="Submission error")
+            return Results.not_graded(load_assignment(find_solution(key, solutions_dir)), why,
+                                      time.monotonic() - t0)
+        raw = submission.read_bytes() if size is not None else None
         text = raw.decode("utf-8", errors="replace") if raw is not None else None
         key = assignment or guess_assignment(submission, text)
         if key is None:
@@ -68,6 +81,8 @@ def grade(
                 name="Submission error",
             )
         spec = load_assignment(find_solution(key, solutions_dir))
+        if exercises is not None:
+            spec = dataclasses.replace(spec, units=[u for u in spec.units if u.exercise in exercises])
     except SpecError as e:
         return Results.error(str(e), time.monotonic() - t0)
     except Exception as e:  # noqa: BLE001
@@ -90,28 +105,27 @@ def grade(
         )
 
     uid_gid = user_ids(run_as) if run_as else None
-    sandbox = Sandbox(uid_gid, isolation, models)
+    sandbox = Sandbox(uid_gid, isolation, models, disk_mb=limits.disk_mb)
     runner = None
+    budget = min(limits.grading_timeout, limits.submission_timeout)
     try:
         env = sandbox.env(profile, limits.threads)
         defs = definitions(nb)
-        if pool is not None:
-            runner = pool.runner(spec, profile, limits, uid_gid, sandbox.isolation)
-        else:
-            runner = Runner(spec, sandbox, env, limits)
-            runner.start()  # imports torch while the notebook runs
+        runner = Runner(spec, sandbox, env, limits)
+        runner.start()  # imports torch while the notebook runs
         report = None
         if execute:
-            target = sandbox.work / "submission.ipynb"
+            target = sandbox.seed / "submission.ipynb"
             target.write_bytes(raw)
-            if uid_gid:
-                os.chown(target, *uid_gid)
-            report = execute_notebook(target, sandbox, env, limits)
+            os.chmod(target, 0o644)
+            run_limits = dataclasses.replace(limits, total_timeout=min(limits.total_timeout,
+                                                                       limits.submission_timeout / 2))
+            report = execute_notebook(target, sandbox, env, run_limits)
         err = runner.wait_ready()
         if err:
             raise RuntimeError(f"the test runner could not start: {err}")
         runner.set_definitions(defs)
-        state: dict = {"deadline": t0 + limits.grading_timeout}
+        state: dict = {"deadline": min(time.monotonic() + limits.grading_timeout, t0 + budget)}
         public = {u.test_id: runner.run(u, False, state) for u in spec.units}  # every public check first,
         hidden = {u.test_id: runner.run(u, True, state) for u in spec.units}  # then the hidden tests
         notes = defs.notes + state.get("notes", [])
@@ -122,8 +136,8 @@ def grade(
     except Exception as e:  # noqa: BLE001 - grading itself failed: still a valid file
         return Results.error(f"{type(e).__name__}: {e}", time.monotonic() - t0, spec.total_points)
     finally:
-        if runner is not None and pool is None:
-            runner.close()
+        if runner is not None:
+            runner.close()  # the sandbox and everything in it goes before the next submission
         sandbox.cleanup()
 
 

@@ -27,11 +27,11 @@ from .sandbox import Sandbox, kill_group
 
 # ----------------------------------------------------------------------------- the grader's side
 def execute_notebook(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits) -> dict:
-    """Run the submission top to bottom in its own kernel (feedback only); returns the executor's report."""
+    """Run the submission top to bottom in its own kernel (feedback only); returns the executor's report.
+    ``nb_path``: the notebook in the sandbox's seed folder (the run works on a copy in its working folder)."""
+    import json
+
     r, w = os.pipe()
-    user = {}
-    if sandbox.run_as and os.getuid() == 0:
-        user = dict(user=sandbox.run_as[0], group=sandbox.run_as[1], extra_groups=[])
     with open(sandbox.root / "execute.log", "wb") as log:
         proc = subprocess.Popen(
             sandbox.command(
@@ -39,8 +39,15 @@ def execute_notebook(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits)
                     sys.executable,
                     "-c",  # not -m: the package imports this module first
                     "import sys; from course_utils.grade.execute import main; sys.exit(main())",
-                    str(nb_path),
+                    str(sandbox.seed_inside / nb_path.name),
                     str(w),
+                    "--work",
+                    str(sandbox.work),
+                    "--cache",
+                    str(sandbox.cache),
+                    "--rlimits",
+                    json.dumps(sandbox.rlimits(limits)),
+                    *(["--export", str(sandbox.export_inside)] if sandbox.export is not None else []),
                     "--cell-timeout",
                     str(limits.cell_timeout),
                     "--total-timeout",
@@ -51,13 +58,12 @@ def execute_notebook(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits)
                 sandbox.work,
             ),
             pass_fds=(w,),
-            cwd=sandbox.work,
+            cwd="/",
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             start_new_session=True,
-            **user,
         )
     os.close(w)
     chan, kernel_pid, report = Channel(r), None, None
@@ -84,10 +90,21 @@ def execute_notebook(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits)
             pass
         if proc.poll() is None:
             kill_group(proc.pid)  # in a namespace sandbox, everything inside dies with it
-            if sandbox.isolation.kind != "namespace":  # there, kernel_pid is a PID inside the sandbox
+            if sandbox.isolation.kind != "namespace" and _child_of(kernel_pid, proc.pid):  # a PID outside
                 kill_group(kernel_pid)
             proc.wait()
     return report
+
+
+def _child_of(pid, parent: int) -> bool:
+    """Whether ``pid`` (as reported through the pipe: untrusted) is a child of ``parent``."""
+    if type(pid) is not int or pid <= 1:
+        return False
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return any(line.split()[1:2] == [str(parent)] for line in f if line.startswith("PPid:"))
+    except OSError:
+        return False
 
 
 # ----------------------------------------------------------------------------- the started process
@@ -188,22 +205,62 @@ def main(argv=None) -> int:
     ap.add_argument("--cell-timeout", type=float, default=300)
     ap.add_argument("--total-timeout", type=float, default=900)
     ap.add_argument("--memory-mb", type=int, default=0)
+    ap.add_argument("--work", help="the working folder: the notebook is copied there and run there")
+    ap.add_argument("--cache", help="the private cache: the seed's shared models are copied there")
+    ap.add_argument("--rlimits", default="{}", help="limits and the user to become (JSON), before anything runs")
+    ap.add_argument("--export", help="copy the trained checkpoints here at the end (the course's own solution)")
     a = ap.parse_args(argv)
-    if a.memory_mb:
-        import resource
+    import json
 
-        limit = a.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # the kernel inherits it
+    from .limits import apply_rlimits
+
+    _no_dumps()  # the kernel (same user) cannot open this process's report pipe through /proc
+    lim = json.loads(a.rlimits)
+    if a.memory_mb:
+        lim.setdefault("memory_mb", a.memory_mb)
+    apply_rlimits(lim)  # the kernel inherits them
     try:
-        report = run(a.notebook, a.report_fd, a.cell_timeout, a.total_timeout)
+        path = _copy_in(Path(a.notebook), a.work, a.cache)
+        report = run(str(path), a.report_fd, a.cell_timeout, a.total_timeout)
     except Exception as e:  # noqa: BLE001 - e.g. a kernel that cannot start
         report = {
             "ev": "report",
             "cells": [],
             "stopped": f"the notebook could not be run: {type(e).__name__}: {e}"[:400],
         }
+    if a.export and a.cache:
+        import shutil
+
+        for f in (Path(a.cache) / "checkpoints").glob("*.pt"):
+            shutil.copyfile(f, Path(a.export) / f.name)
     send(a.report_fd, report)
     return 0
+
+
+def _copy_in(notebook: Path, work: str | None, cache: str | None) -> Path:
+    """Copy the notebook (and the seed's shared models) into the writable folders; the copy is what runs."""
+    import shutil
+
+    if not work:
+        return notebook
+    target = Path(work) / "submission.ipynb"
+    shutil.copyfile(notebook, target)
+    models = notebook.parent / "checkpoints"
+    if cache and models.is_dir():
+        (Path(cache) / "checkpoints").mkdir(parents=True, exist_ok=True)
+        for f in models.glob("*.pt"):
+            shutil.copyfile(f, Path(cache) / "checkpoints" / f.name)
+    return target
+
+
+def _no_dumps() -> None:
+    """Not dumpable: no other process of this user can open this one's /proc/PID/fd or memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except Exception:  # noqa: BLE001
+        pass
 
 
 if __name__ == "__main__":

@@ -1,33 +1,32 @@
 """How a submission's code is kept away from the course, the grader and the other submissions.
 
-The grader runs submitted code in two places: the kernel that runs the notebook top to bottom (phase 1) and the
-children that the test runner forks, one per exercise (phase 2). Both are started through :func:`choose`'s
-:class:`Isolation`, the strongest of three levels this machine allows:
+The grader runs submitted code in two places, both started through :func:`choose`'s :class:`Isolation`: the
+kernel that runs the notebook top to bottom (phase 1, feedback only) and the agent that answers the judge's
+requests (phase 2, :mod:`.agent`). Each submission gets sandboxes of its own, gone before the next submission
+starts. Three levels, the strongest this machine allows:
 
-``namespace`` (bubblewrap, Debian's ``bubblewrap``; needs user namespaces or root)
-    The processes see the file system read-only. The course folder, ``/tmp`` and the grading user's home are
-    replaced by empty ones, holding only what the submission needs to run, read-only: ``course_utils/`` (what
-    the student bundle has too) and the Python installation with its packages. ``solutions/``, ``grading/``,
-    ``tests/``, ``tools/``, ``.git``, the grader's cache and the home folder's files are not visible at all. The
-    one writable place is the grading run's own folder; ``/tmp`` and ``/dev/shm`` are private. No
-    network (a new network namespace), and a new PID namespace: a submission cannot see or signal the grader
-    or another submission, and anything it leaves running dies with its sandbox. Each child of a warm test
-    runner enters namespaces of its own on top (:func:`isolate_child`): the runner's folder becomes read-only,
-    the child writes only to fresh, empty, in-memory folders (working folder, home, cache, ``/tmp``,
-    ``/dev/shm``), and it runs in a PID namespace of its own, so one submission's files and processes never
-    reach the next one graded by the same runner.
+``namespace`` (bubblewrap, Debian's ``bubblewrap``)
+    An **allowlist**: the sandbox's file system is empty but for what the submission needs, read-only: the
+    system's programs and libraries (``/usr``, ``/lib*``, ``/bin``), the Python installation with its packages,
+    the ``course_utils`` folder alone (not the course around it), the data, and a generated ``/etc/passwd``.
+    No home folder, no class folder, no output folder, no ``solutions/``, no other checkout. Writable: only
+    size-limited in-memory folders (the sandbox's working folders, ``/tmp``, ``/dev/shm``), counted in its
+    memory budget. New PID, network (no network), IPC and UTS namespaces; the environment is rebuilt from an
+    allowlist (:meth:`.sandbox.Sandbox.env`). **Unprivileged**: when the grader is root, bubblewrap (as root)
+    builds the mounts and the code runs as an unprivileged uid of its own (``--run-as`` USER's, else a
+    sandbox uid that owns nothing), with no capabilities and ``no_new_privs``; otherwise in a user namespace,
+    with every capability dropped. Limits on processes, file sizes and address space come from
+    :func:`.limits.apply_rlimits`.
 ``user`` (the grader is root and ``--run-as USER`` names an unprivileged user; no bubblewrap)
     The submission runs as that user. It cannot write what that user cannot write, and whatever it leaves
-    running is killed. It can still read what that user can read (the course, unless its permissions say
-    otherwise), so use this in a container that holds nothing else, as on Gradescope.
+    running is killed. It can still read what that user can read, so use this in a container that holds
+    nothing else.
 ``none``
     The submission runs as the grading user, with that user's rights over the course, the hidden tests and the
     virtual environment. Grading says so loudly; batch grading refuses it unless ``--trust-submissions``.
 
-What ``namespace`` does not stop: reading files that the grading user may read outside the course, ``/tmp``
-and the home folder (the rest of the file system is visible, read-only; of the home folder only the Python
-installation, when it lives there); using the CPU and memory up to the grader's limits; and, inside one test
-process, reading that process's memory (see the package docstring).
+At every level the score comes from the judge (:mod:`.judge`), which runs no submitted code; the sandbox keeps
+a submission from reading what it must not see (hidden tests, classmates) and from reaching the machine.
 ``COURSE_GRADE_ISOLATION=namespace|user|none`` asks for one level; asking for one this machine cannot give is
 an error, not a silent downgrade.
 """
@@ -39,6 +38,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +46,10 @@ from ..paths import REPO_ROOT
 
 KINDS = ("namespace", "user", "none")
 ENV_VAR = "COURSE_GRADE_ISOLATION"
+INSIDE = Path("/sandbox")  # the sandbox's writable folders, inside a namespace sandbox
+SEED = Path("/seed")  # what the grader hands in (the notebook, shared models), read-only
+EXPORT = Path("/export")  # where the course's own solution run leaves its trained models (never a submission's)
+INSIDE_UID = 1000  # the uid the code sees in a user namespace (a grader that is not root)
 
 
 class IsolationError(RuntimeError):
@@ -64,66 +68,137 @@ class Isolation:
 
     def describe(self) -> str:
         if self.kind == "namespace":
-            return ("submissions run in a bubblewrap sandbox: the course read-only, solutions and hidden tests not "
-                    "visible, no network, private /tmp, their own PID namespace")
+            return ("submissions run in a bubblewrap sandbox: only the interpreter, course_utils and the data visible, "
+                    "read-only; an unprivileged user; no network; limits on memory, disk, processes and time")
         if self.kind == "user":
             return f"submissions run as an unprivileged user (no bubblewrap: {self.why_not_stronger})"
-        return (f"WARNING: submissions are NOT isolated ({self.why_not_stronger}): a submission can change the "
-                "course, the hidden tests and the grades of the submissions graded after it")
+        return (f"WARNING: submissions are NOT isolated ({self.why_not_stronger}): a submission can read the "
+                "course, the hidden tests and other students' files")
 
-    def command(self, argv: list[str], writable: Path, cwd: Path) -> list[str]:
-        """``argv`` as this level starts it, with ``writable`` (the grading run's folder) the one writable place."""
+    def command(self, argv: list[str], box: "Layout") -> list[str]:
+        """``argv`` as this level starts it, in the sandbox ``box`` describes."""
         if self.kind != "namespace":
             return list(argv)
-        return [self.bwrap, *bwrap_args(writable, cwd), "--", *argv]
+        return [self.bwrap, *bwrap_args(box), "--", *argv]
 
 
-def _needed() -> list[Path]:
-    """What the sandboxed Python needs to see, wherever it lives: the course package, its data folder, and the
-    interpreter with its packages (a virtual environment, the base installation, their site-packages)."""
+@dataclass(frozen=True)
+class Layout:
+    """One sandbox: its seed folder (host side), its writable space, the uid it runs as, where it starts."""
+
+    seed: Path | None  # a host folder shown read-only at SEED
+    cwd: Path  # inside
+    disk_mb: int = 1024  # the in-memory working folders, together
+    shm_mb: int = 64  # /tmp and /dev/shm, each
+    uid: tuple[int, int] | None = None  # outside uid and gid when the grader is root
+    folders: tuple[str, ...] = ("work", "scratch", "cache", "home")
+    data: Path | None = None  # decoded datasets, shown read-only at INSIDE/cache/data
+    export: Path | None = None  # a host folder shown writable at EXPORT (the solution's run only)
+
+
+def needed() -> list[Path]:
+    """What the sandboxed Python needs to see, wherever it lives: the course package (its folder alone), its data
+    folder, and the interpreter with its packages (a virtual environment, the base installation, their
+    site-packages)."""
     import site
 
     repo = REPO_ROOT.resolve()
-    paths = [repo / "course_utils", repo / "data", Path(sys.prefix), Path(sys.base_prefix),
+    import course_utils
+
+    pkg = Path(course_utils.__file__).resolve().parent
+    paths = [pkg, repo / "data", Path(sys.prefix), Path(sys.base_prefix),
              Path(os.path.realpath(sys.executable)).parents[1], *map(Path, site.getsitepackages())]
-    if site.ENABLE_USER_SITE:
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
         paths.append(Path(site.getusersitepackages()))
     for var in ("COURSE_DATA", "FASHION_MNIST_ROOT"):  # data kept elsewhere
         if os.environ.get(var):
             paths.append(Path(os.environ[var]))
-    return [p.resolve() for p in paths]
+    out = []
+    for p in paths:
+        p = p.resolve()
+        if p.exists() and p not in out and not any(q in p.parents for q in out):
+            out = [q for q in out if p not in q.parents] + [p]
+    return out
 
 
-def bwrap_args(writable: Path, cwd: Path) -> list[str]:
-    """bubblewrap's arguments: everything read-only; ``/tmp``, the course folder and the grading user's home
-    emptied, then only what the submission needs shown again (:func:`_needed`, read-only); one writable folder;
-    private /dev and /proc; new user, PID, IPC, UTS and network namespaces."""
+_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+_ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/alternatives")
+
+
+def bwrap_args(box: Layout) -> list[str]:
+    """bubblewrap's arguments for ``box``: an empty root; the system's programs, the interpreter, ``course_utils``
+    and the data read-only; size-limited in-memory folders for everything writable; new namespaces."""
+    args = ["--dev", "/dev", "--proc", "/proc"]
+    for p in _SYSTEM:
+        if os.path.islink(p):
+            args += ["--symlink", os.readlink(p), p]
+        elif os.path.isdir(p):
+            args += ["--ro-bind", p, p]
+    for p in _ETC:
+        if os.path.exists(p):
+            args += ["--ro-bind", p, p]
+    # the in-memory folders first: what is bound below may live under /tmp
+    args += ["--perms", "1777", "--size", str(box.shm_mb << 20), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(box.shm_mb << 20), "--tmpfs", "/dev/shm",
+             "--perms", "0755", "--size", str(box.disk_mb << 20), "--tmpfs", str(INSIDE)]
     repo = REPO_ROOT.resolve()
-    home = Path.home().resolve()
-    masked = [Path("/tmp"), repo] + ([home] if home != Path("/") else [])
-    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for m in sorted(set(masked), key=lambda p: len(p.parts)):  # outer ones first: /tmp before a course under it
-        args += ["--tmpfs", str(m)]
-    for path in dict.fromkeys(_needed()):
-        hidden = any(path == m or m in path.parents for m in masked)
-        reveals_course = path == repo or path in repo.parents  # never show the whole course again
-        if hidden and not reveals_course and path.exists():
-            args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(writable), str(writable), "--chdir", str(cwd)]
-    args += ["--unshare-user-try", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+    made: set[Path] = set()
+    for path in needed():
+        if path == repo or path in repo.parents:  # never the whole course
+            continue
+        for parent in reversed(path.parents[:-1]):  # traversable by the sandbox's user (bwrap would make them 0700)
+            if parent not in made and parent not in (Path("/tmp"), Path("/dev"), Path("/dev/shm")):
+                made.add(parent)
+                args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--ro-bind", str(path), str(path)]
+    for name in box.folders:
+        args += ["--perms", "1777", "--dir", str(INSIDE / name)]
+    if box.data is not None and box.data.is_dir():
+        args += ["--ro-bind", str(box.data), str(INSIDE / "cache" / "data")]
+    if box.seed is not None:
+        args += ["--ro-bind", str(box.seed), str(SEED)]
+        if (box.seed / "passwd").exists():
+            args += ["--ro-bind", str(box.seed / "passwd"), "/etc/passwd"]
+    if box.export is not None:
+        args += ["--bind", str(box.export), str(EXPORT)]
+    args += ["--chdir", str(box.cwd), "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
              "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    if box.uid is None:  # not root: a user namespace, every capability dropped
+        args += ["--unshare-user", "--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID), "--cap-drop", "ALL"]
+    else:  # root: the started process keeps only what it needs to become box.uid (drop_privileges)
+        args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
     return args
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Inside the sandbox, before any submitted code: become ``uid``/``gid`` (from root), with no supplementary
+    groups, no capabilities and no way back (``no_new_privs``)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    if os.getuid() != 0:
+        return
+    for cap in range(64):  # the bounding set, while we still may
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)  # from root to another uid: every capability goes
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise OSError("could not drop root")
 
 
 @functools.lru_cache(maxsize=None)
 def _bwrap_works(bwrap: str) -> str:
     """'' when bubblewrap starts a sandbox here, else why not (one short run, cached)."""
-    probe = Path(os.environ.get("TMPDIR", "/tmp")).resolve()
-    try:
-        run = subprocess.run([bwrap, *bwrap_args(probe, probe), "--", sys.executable, "-c", "print('ok')"],
-                             capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"{bwrap} did not run ({type(e).__name__}: {e})"
+    uid = (65534, 65534) if os.getuid() == 0 else None
+    with tempfile.TemporaryDirectory() as seed:
+        box = Layout(Path(seed), INSIDE / "work", uid=uid)
+        try:
+            run = subprocess.run([bwrap, *bwrap_args(box), "--", sys.executable, "-c", "print('ok')"],
+                                 capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"{bwrap} did not run ({type(e).__name__}: {e})"
     if run.returncode != 0 or run.stdout.strip() != "ok":
         return f"{bwrap} cannot make a sandbox here ({run.stderr.strip()[:200] or run.returncode})"
     return ""
@@ -148,132 +223,5 @@ def choose(run_as: tuple[int, int] | None = None, want: str | None = None) -> Is
     return Isolation("none", None, why + ("" if run_as else "; no --run-as user either"))
 
 
-# ----------------------------------------------------------------------------- inside the sandbox
-def _libc():
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def call(name, *args):
-        if getattr(libc, name)(*args) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"{name}{args[:2]}: {os.strerror(err)}")
-
-    return call
-
-
-_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 32, 4096, 16384
-
-
-def _new_namespaces(call) -> None:
-    """A user namespace (same uid and gid) with a mount namespace of its own."""
-    uid, gid = os.getuid(), os.getgid()
-    call("unshare", _CLONE_NEWUSER | _CLONE_NEWNS)
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as f:
-            f.write(text)
-
-
-def isolate_child(root: Path, fresh: list[Path], keep_readonly: list[Path] = ()) -> None:
-    """In a forked test child inside the sandbox: make ``root`` (the runner's folder) read-only and give the
-    child fresh, empty, in-memory folders at ``fresh`` and at ``/tmp`` and ``/dev/shm``. ``keep_readonly``
-    (folders inside a ``fresh`` one, such as the decoded data in the cache) stay visible, read-only.
-
-    Two rounds of namespaces: the second locks the first round's mounts, so the child cannot unmount its
-    fresh folders to reach what lies beneath. Then a PID namespace of its own (:func:`_own_pid_namespace`):
-    returns in a fork of the caller. Raises OSError when the kernel refuses (the caller must then not run the
-    submission)."""
-    import ctypes
-
-    call = _libc()
-    b = os.fsencode
-
-    def mount(src, target, fstype, flags, data=None):
-        call("mount", src, b(str(target)), fstype, ctypes.c_ulong(flags), data)
-
-    def read_only(path):  # a remount must keep the flags it has (nosuid, nodev, ...): a namespace cannot drop them
-        have = os.statvfs(path).f_flag
-        keep = (have & (_MS_NOSUID | _MS_NODEV | 8 | 1024 | 2048)) | ((1 << 21) if have & 4096 else 0)
-        mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | keep)
-
-    _new_namespaces(call)
-    mount(None, "/", None, 1 << 18 | _MS_REC)  # MS_PRIVATE: nothing mounted here is seen outside
-    # the folders to bring back, held open: /tmp (where they may live) is replaced next
-    held = [(os.open(p, os.O_PATH | os.O_DIRECTORY), Path(p)) for p in [root, *keep_readonly] if Path(p).is_dir()]
-    try:
-        mount(b"tmpfs", "/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=4g,mode=1777")
-        for k, (fd, path) in enumerate(held):
-            if k == 0:  # the runner's folder, read-only, with fresh folders of the child's own on top
-                path.mkdir(parents=True, exist_ok=True)
-                mount(b(f"/proc/self/fd/{fd}"), path, None, _MS_BIND | _MS_REC)
-                read_only(path)
-                for f in [*fresh, Path("/dev/shm")]:
-                    if f.is_dir():
-                        mount(b"tmpfs", f, b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=4g")
-            else:
-                path.mkdir(parents=True, exist_ok=True)
-                mount(b(f"/proc/self/fd/{fd}"), path, None, _MS_BIND | _MS_REC)
-                read_only(path)
-    finally:
-        for fd, _ in held:
-            os.close(fd)
-    _new_namespaces(call)  # locks every mount above: none can be undone from here
-    _own_pid_namespace(call)
-
-
-def _own_pid_namespace(call) -> None:
-    """Continue in a new PID namespace: the caller forks, and the fork (PID 1 there) returns and runs the
-    submission; the caller waits and ends as it ends. A submission then cannot see or signal the runner or
-    other submissions, and whatever it leaves running is killed when it ends."""
-    call("unshare", _CLONE_NEWPID)
-    pid = os.fork()
-    if pid == 0:
-        return
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):
-        import signal
-
-        sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
-
-
-# ----------------------------------------------------------------------------- from outside
-def outer_pid(inner: int, sandbox_pid: int) -> int | None:
-    """The PID, as the grader sees it, of the process that is ``inner`` inside the PID namespace of the sandbox
-    started as ``sandbox_pid`` (bubblewrap); ``None`` when there is none (it has exited)."""
-    children: dict[int, list[int]] = {}
-    nspid: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        pid = int(entry)
-        children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(pid)
-        nspid[pid] = [int(x) for x in fields.get("NSpid", entry).split()]
-    depth = len(nspid.get(sandbox_pid, [0]))  # a process in the sandbox's namespace has its PID there at this index
-    todo, seen = list(children.get(sandbox_pid, [])), set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        ids = nspid.get(pid, [])
-        if len(ids) > depth and ids[depth] == inner:
-            return pid
-        todo += children.get(pid, [])
-    return None
-
-
-__all__ = ["KINDS", "Isolation", "IsolationError", "choose", "isolate_child", "outer_pid", "bwrap_args"]
+__all__ = ["KINDS", "INSIDE", "SEED", "EXPORT", "Isolation", "IsolationError", "Layout", "choose", "bwrap_args",
+           "drop_privileges", "needed"]

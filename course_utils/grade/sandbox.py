@@ -1,9 +1,10 @@
-"""The sandbox of one grading run: its private folder, the environment the submission runs in, and how its
-processes are started (:mod:`.isolation`) and killed."""
+"""The sandbox of one grading run: its private folders, the environment the submission runs in (an allowlist),
+and how its processes are started (:mod:`.isolation`) and killed."""
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import sys
@@ -11,7 +12,11 @@ import tempfile
 from pathlib import Path
 
 from ..paths import REPO_ROOT
-from .isolation import Isolation, choose
+from .isolation import EXPORT, INSIDE, SEED, Isolation, Layout, choose
+
+SANDBOX_UIDS = (200_000, 260_000)  # uids a sandbox runs as when the grader is root and no --run-as user is named
+ENV_KEEP = ("LANG", "LC_ALL", "TZ", "COURSE_DATA", "FASHION_MNIST_ROOT", "COURSE_CHECKPOINTS", "COURSE_BF16",
+            "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")  # the grader's variables a submission may see
 
 
 def kill_group(pid: int | None) -> None:
@@ -27,86 +32,124 @@ def kill_group(pid: int | None) -> None:
 
 
 class Sandbox:
-    """A private folder for one grading run: the kernel's and the tests' working folders, cache and home, and
-    how the submission's processes are isolated (:mod:`.isolation`)."""
+    """The folders of one grading run and how the submission's processes are isolated (:mod:`.isolation`).
+
+    In a namespace sandbox the writable folders (``work``, ``scratch``, ``cache``, ``home``) exist only inside, in
+    memory, under :data:`.isolation.INSIDE`; the grader hands in the notebook and shared models through a
+    read-only seed folder. Elsewhere they are folders of the host, under :attr:`root`."""
 
     def __init__(self, run_as: tuple[int, int] | None, isolation: Isolation | None = None,
-                 models: Path | None = None):
-        """``models``: a folder of trained checkpoints (``*.pt``) the private cache starts with, a copy of each
-        (batch grading's shared models: :func:`.batch.reference_models`)."""
+                 models: Path | None = None, disk_mb: int = 1024, export: bool = False):
+        """``models``: a folder of trained checkpoints (``*.pt``) the private cache starts with, a copy each (batch
+        grading's shared models: :func:`.batch.reference_models`). ``export``: a writable folder :attr:`export`
+        that the run copies its trained checkpoints into (only for the course's own solution notebook)."""
         self.isolation = isolation or choose(run_as)
         self.root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
         os.chmod(self.root, 0o711)
-        self.work, self.scratch, self.cache, self.home = (self.root / n for n in ("work", "scratch", "cache", "home"))
-        for d in (self.work, self.scratch, self.cache, self.home):
-            d.mkdir()
-            if run_as:
-                os.chown(d, *run_as)
+        self.seed = self.root / "seed"
+        self.seed.mkdir(mode=0o755)
+        os.chmod(self.seed, 0o755)
+        self.disk_mb = disk_mb
         self.run_as = run_as
+        if os.getuid() == 0 and self.isolation.kind == "namespace" and run_as is None:
+            self.run_as = (random.randrange(*SANDBOX_UIDS),) * 2  # a uid that owns nothing on this machine
+        inside = self.isolation.kind == "namespace"
+        base = INSIDE if inside else self.root
+        self.work, self.scratch, self.cache, self.home = (base / n for n in ("work", "scratch", "cache", "home"))
+        if not inside:
+            for d in (self.work, self.scratch, self.cache, self.home):
+                d.mkdir()
+                if self.run_as:
+                    os.chown(d, *self.run_as)
         self.models = Path(models) if models else None
-        self._seed_cache()
+        self.export = None
+        if export:
+            self.export = self.root / "export"
+            self.export.mkdir()
+            if self.run_as:
+                os.chown(self.export, *self.run_as)
+            else:
+                os.chmod(self.export, 0o777)
+        self._seed()
 
-    def _seed_cache(self):
-        """Copy the decoded datasets into the private cache (saves decoding them again), and the shared models
-        where there are any: copies, so that nothing one submission writes reaches the next."""
+    def _seed(self):
+        """The seed folder: the shared models (copied into the private cache when the run starts, so nothing one
+        submission writes reaches the next) and an /etc/passwd naming the sandbox's user."""
+        if self.models is not None:
+            target = self.seed / "checkpoints"
+            target.mkdir(mode=0o755)
+            for f in self.models.glob("*.pt"):
+                if f.is_file() and not f.is_symlink():
+                    shutil.copyfile(f, target / f.name)
+                    os.chmod(target / f.name, 0o644)
+        uid = self.run_as[0] if self.run_as and self.isolation.kind == "namespace" else 1000
+        (self.seed / "passwd").write_text(f"student:x:{uid}:{uid}:student:{self.home}:/bin/sh\n")
+        os.chmod(self.seed / "passwd", 0o644)
+
+    @property
+    def seed_inside(self) -> Path:
+        return SEED if self.isolation.kind == "namespace" else self.seed
+
+    @property
+    def export_inside(self) -> Path | None:
+        if self.export is None:
+            return None
+        return EXPORT if self.isolation.kind == "namespace" else self.export
+
+    def layout(self, cwd: Path) -> Layout:
         from ..paths import cache_dir
 
-        for source, name in ((cache_dir("data"), "data"), (self.models, "checkpoints")):
-            if source is None:
-                continue
-            try:
-                target = self.cache / name
-                target.mkdir(exist_ok=True)
-                for f in Path(source).glob("*.pt"):
-                    shutil.copyfile(f, target / f.name)
-                if self.run_as:
-                    for f in [target, *target.iterdir()]:
-                        os.chown(f, *self.run_as)
-            except OSError:
-                pass
+        return Layout(self.seed, cwd, self.disk_mb, 64, self.run_as if os.getuid() == 0 else None,
+                      data=Path(cache_dir("data")), export=self.export)
 
     def env(self, profile: str, threads: int = 0) -> dict:
-        """The submission's environment; ``threads`` (> 0) caps its OpenMP/MKL threads, so that batch workers side
-        by side do not oversubscribe the cores (OpenMP's spinning threads then slow every run several-fold)."""
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("COURSE_VERIFY_STORED", "COURSE_RECORD_STORED", "COURSE_RETRAIN", "PYTHONSTARTUP",
-                         "NBGRADER_EXECUTION")  # our checks would raise; the grader reads their results itself
-        }
+        """The submission's environment, from an allowlist (nothing else of the grader's environment reaches it);
+        ``threads`` (> 0) caps its OpenMP/MKL threads, so that batch workers side by side do not oversubscribe the
+        cores."""
+        env = {k: os.environ[k] for k in ENV_KEEP if k in os.environ}
+        bindir = str(Path(sys.executable).parent)
         env.update(
+            PATH=os.pathsep.join([bindir, "/usr/local/bin", "/usr/bin", "/bin"]),
+            USER="student",
+            LOGNAME="student",
+            LANG=env.get("LANG", "C.UTF-8"),
             COURSE_PROFILE=profile,
             COURSE_CACHE=str(self.cache),
             HOME=str(self.home),
+            TMPDIR="/tmp" if self.isolation.kind == "namespace" else str(self.scratch),
             MPLBACKEND="Agg",
             COURSE_DOWNLOAD="0",
             COURSE_PROGRESS="0",
             PYTHONDONTWRITEBYTECODE="1",
+            PYTHONNOUSERSITE="1",
             MPLCONFIGDIR=str(self.home / "mpl"),
             IPYTHONDIR=str(self.home / "ipython"),
             JUPYTER_RUNTIME_DIR=str(self.home / "runtime"),
             JUPYTER_DATA_DIR=str(self.home / "jupyter"),
-            PYTHONPATH=os.pathsep.join(
-                [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-            ),
+            JUPYTER_PLATFORM_DIRS="1",
+            PYTHONPATH=str(REPO_ROOT),
         )
         if threads > 0:
             env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         return env
 
     def command(self, argv: list[str], cwd: Path) -> list[str]:
-        """``argv`` started inside this sandbox's isolation, with this sandbox's folder its one writable place."""
-        return self.isolation.command(argv, self.root, cwd)
+        """``argv`` started inside this sandbox's isolation, in ``cwd`` (a path as the sandbox sees it)."""
+        return self.isolation.command(argv, self.layout(cwd))
 
-    def isolate_children(self) -> dict | None:
-        """What a warm runner's children need to isolate themselves (:func:`.isolation.isolate_child`)."""
-        if self.isolation.kind != "namespace":
-            return None
-        return {"root": str(self.root), "fresh": [str(self.scratch), str(self.home), str(self.cache)],
-                "keep": [str(self.cache / "data")]}
+    def popen_user(self) -> dict:
+        """``subprocess.Popen``'s user arguments: none in a namespace sandbox (its process drops root itself)."""
+        return {}
+
+    def rlimits(self, limits) -> dict:
+        """What a sandboxed process sets on itself before any submitted code (:func:`.limits.apply_rlimits`)."""
+        drop = list(self.run_as) if self.run_as and os.getuid() == 0 else None
+        # per user: only a user of the sandbox's own (a sandbox uid, or a user namespace) can be limited this way
+        nproc = limits.nproc if drop or self.isolation.kind == "namespace" else None
+        return {"memory_mb": limits.memory_mb, "fsize_mb": limits.disk_mb, "nproc": nproc, "drop": drop}
 
     def cleanup(self):
-        if self.run_as:  # whatever the submission left running as that user
+        if self.run_as and os.getuid() == 0:  # whatever the submission left running as that user
             for pid in os.listdir("/proc"):
                 if pid.isdigit():
                     try:
