@@ -103,8 +103,6 @@ def check_random_masking(random_masking, verbose: bool = True) -> bool:
                 raise Mistake(
                     "x_visible must be rows of x, unchanged (gather the kept tokens with all their features)."
                 )
-            if not (torch.gather(m, 1, kept_pos) == 0).all():
-                raise Mistake("x_visible holds patches that the mask marks as removed: mask has 1 for a removed patch.")
             # ids_restore undoes the shuffle: the shuffled order is visible first, then the removed ones
             ids_shuffle = torch.argsort(ids_restore, dim=1)
             if not torch.equal(ids_shuffle[:, :keep], kept_pos):
@@ -122,6 +120,9 @@ def check_random_masking(random_masking, verbose: bool = True) -> bool:
             )
             if not torch.equal(restored_mask, m):
                 raise Mistake("mask must be [0]*keep + [1]*(L - keep) put back into patch order with ids_restore.")
+            # after ids_restore and the mask on their own: a wrong one of those is named, not this consequence
+            if not (torch.gather(m, 1, kept_pos) == 0).all():
+                raise Mistake("x_visible holds patches that the mask marks as removed: mask has 1 for a removed patch.")
         # per-sample noise and the generator
         a = fn(x, 0.75, torch.Generator().manual_seed(3))
         b = fn(x, 0.75, torch.Generator().manual_seed(3))

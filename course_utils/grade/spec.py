@@ -7,8 +7,9 @@ A solution notebook ``solutions/NN_topic.ipynb`` marks each exercise with nbgrad
   sees, then the hidden tests between the hidden-test markers.
 
 Each test cell becomes one :class:`Unit`: its top-level statements, each marked public or hidden. Statements
-that test something (an ``assert``, or a call such as ``checks.check_elbo(elbo)``) are the *checks* that
-share the cell's points; other statements (``_lj = torch.tensor(...)``) only prepare inputs.
+that test something (an ``assert``; a loop or other block with asserts inside, as one test; a call of a check such
+as ``checks.check_elbo(elbo)``) are the *checks* that share the cell's points; other statements
+(``_lj = torch.tensor(...)``, ``torch.manual_seed(3)``, ``loss.backward()``) only prepare inputs.
 
 A **written question** (a derivation or a short answer) is nbgrader's "manually graded answer": a markdown cell with
 ``solution: true, grade: true, points``, its ``grade_id`` the question's name, holding the model answer and the
@@ -137,11 +138,24 @@ class Assignment:
         return f"course_utils.checks.nb{self.number}"
 
 
+def _is_check_call(node: ast.AST) -> bool:
+    """``checks.check_<name>(...)``: a call of one of the course's checks."""
+    f = node.func if isinstance(node, ast.Call) else None
+    return (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "checks"
+            and f.attr.startswith("check_"))
+
+
 def _kind(node: ast.stmt) -> str:
+    """ASSERT for an ``assert``, and for a compound statement (a loop, ``with``, ``if``) with an assert or a check
+    inside, which counts as one test; CHECK for a call of a check; SETUP for everything else (``x = ...``, and bare
+    calls such as ``torch.manual_seed(3)`` or ``loss.backward()``, which test nothing)."""
     if isinstance(node, ast.Assert):
         return ASSERT
-    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+    if isinstance(node, ast.Expr) and _is_check_call(node.value):
         return CHECK
+    if isinstance(node, (ast.For, ast.While, ast.With, ast.If, ast.Try)) and any(
+            isinstance(n, ast.Assert) or (isinstance(n, ast.Expr) and _is_check_call(n.value)) for n in ast.walk(node)):
+        return ASSERT
     return SETUP
 
 
