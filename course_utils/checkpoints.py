@@ -10,7 +10,7 @@ The same configuration loads the cached weights; any change to it trains a new m
 atomic (a crash never leaves half a file), and a corrupt entry is retrained with a warning.
 
 ``COURSE_CHECKPOINTS=released`` loads the course's released checkpoint instead, where the call names one
-(``released="ae"``; see :mod:`course_utils.released`); ``COURSE_CHECKPOINTS=train`` (or ``COURSE_RETRAIN=1``)
+(``released="ae"``; see :mod:`course_utils.released`); ``COURSE_CHECKPOINTS=train``
 ignores the cache and trains again.
 """
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import paths, syllabus
 from .options import add_notebooks, add_profile, add_workers
+from .settings import current, set_variables
 from .testing import TEST_ENV, cpu_flags, second_kernel_set, side_by_side, testing_env
 
 # What the grading and building commands set: no progress bars, no downloads.
@@ -143,7 +144,7 @@ def cmd_lab(argv: list[str]) -> int:
         cmd.append("--allow-root")  # Jupyter refuses root (containers, CI) without it
     if root is not None:
         cmd += [f"--notebook-dir={root}", str(root / "notebooks" / "01_jensen_elbo.ipynb")]
-    profile = a.profile or os.environ.get("COURSE_PROFILE") or "full"
+    profile = a.profile or current().profile
     print(f"[course] opening JupyterLab (COURSE_PROFILE={profile}); stop it with Ctrl-C", file=sys.stderr)
     return run(cmd + rest, env)
 
@@ -193,7 +194,7 @@ def cmd_test_kernels(argv: list[str]) -> int:
                                 "on x86 with AVX-512, the generic kernels elsewhere; one thread unless "
                                 "OMP_NUM_THREADS says otherwise) from an empty cache: what another CPU trains must "
                                 "still pass the stored values' tolerances. Other options go to pytest.")
-    ap.add_argument("--cache", type=Path, default=os.environ.get("COURSE_KERNELS_CACHE") or None,
+    ap.add_argument("--cache", type=Path, default=current().kernels_cache,
                     help="train into this cache and keep it (it must hold no checkpoints yet; CI passes its own, "
                          "so that course test then evaluates the models trained here). Default: a temporary one")
     a, rest = ap.parse_known_args(argv)
@@ -201,8 +202,8 @@ def cmd_test_kernels(argv: list[str]) -> int:
 
     root = checkout()
     env = {**testing_env(), **second_kernel_set(platform.machine(), cpu_flags())}
-    env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS") or "1"
-    env["MKL_NUM_THREADS"] = os.environ.get("MKL_NUM_THREADS") or env["OMP_NUM_THREADS"]
+    env["OMP_NUM_THREADS"] = str(current().omp_threads or 1)
+    env["MKL_NUM_THREADS"] = str(current().mkl_threads or env["OMP_NUM_THREADS"])
     if a.cache is not None:
         cache, keep = a.cache.resolve(), True
         if (cache / "checkpoints").is_dir() and any((cache / "checkpoints").iterdir()):
@@ -240,8 +241,8 @@ def cmd_test_full(argv: list[str]) -> int:
     add_notebooks(ap, "default: all")
     a, rest = ap.parse_known_args(argv)
     root = checkout()
-    env = {**TEST_ENV, "COURSE_PROFILE": "full", "COURSE_CHECKPOINTS": os.environ.get("COURSE_CHECKPOINTS")
-           or "released"}
+    env = {**TEST_ENV, "COURSE_PROFILE": "full", "COURSE_CHECKPOINTS": set_variables().get("COURSE_CHECKPOINTS",
+                                                                                       "released")}
     env.pop("COURSE_VERIFY_STORED")
     targets = [str(p) for p in notebook_paths(root, "notebooks", a.numbers)]
     return run(pytest_cmd() + targets + ["--nbval-cell-timeout=3600", "--durations=0"] + rest, env, cwd=root)
@@ -264,7 +265,7 @@ def cmd_e2e(argv: list[str]) -> int:
                        "in artifacts/e2e/. Other options go to pytest.")
     _, rest = ap.parse_known_args(argv)
     root = checkout()
-    env = {**testing_env(), "COURSE_E2E": os.environ.get("COURSE_E2E") or "all"}
+    env = {**testing_env(), "COURSE_E2E": set_variables().get("COURSE_E2E", "all")}
     return run(pytest_cmd() + ["tests/e2e", "-s"] + rest, env, cwd=root)
 
 
@@ -283,6 +284,25 @@ def cmd_lint(argv: list[str]) -> int:
     root = checkout()
     targets = ["conftest.py", "course_utils", "tests", "tools", "benchmarks", "solutions", "notebooks"]
     return run([sys.executable, "-m", "ruff", "check", *targets, *rest], cwd=root)
+
+
+@command("settings", "the environment variables the course reads: their values now, or the table (--markdown)",
+         checkout=False)
+def cmd_settings(argv: list[str]) -> int:
+    ap = parser("settings", "The environment variables the course reads (course_utils/settings.py) and their values "
+                            "now; --markdown prints the table that docs/settings.md holds.")
+    ap.add_argument("--markdown", action="store_true", help="print docs/settings.md's table")
+    a = ap.parse_args(argv)
+    from . import settings
+
+    if a.markdown:
+        print(settings.table())
+        return 0
+    now, chosen = settings.current(), settings.set_variables()
+    for v in settings.VARIABLES:
+        mark = "set" if v.name in chosen else "default"
+        print(f"{v.name:<26} {str(getattr(now, v.field)):<24} ({mark}) {v.help}")
+    return 0
 
 
 @command("lock", "write constraints.txt: the exact versions of this environment, which course test runs with")
@@ -535,7 +555,7 @@ def cmd_release(argv: list[str]) -> int:
 
 
 GROUPS = {
-    "students": ["lab", "setup"],
+    "students": ["lab", "setup", "settings"],
     "instructors and TAs": ["generate", "instructor", "grade", "grade-batch", "written", "slides", "site",
                             "student-bundle", "gradescope"],
     "tests and maintenance": ["test", "test-kernels", "test-full", "test-nbgrader", "test-matrix", "e2e", "lint",
@@ -551,7 +571,7 @@ def usage() -> str:
         lines.append(f"{group}:")
         lines += [f"  {n:<{width}}{COMMANDS[n].summary}" for n in names]
         lines.append("")
-    lines.append("Settings: COURSE_PROFILE (fast|full), COURSE_CACHE, COURSE_DATA, COURSE_DEVICE; see the README.")
+    lines.append("Settings are environment variables (COURSE_PROFILE=fast|full, ...): course settings lists them.")
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from .paths import atomic_write_bytes, cache_dir, data_dir
+from .settings import current
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -111,8 +112,8 @@ def _candidates(root: str | os.PathLike | None) -> list[tuple[Path, str]]:
     out: list[tuple[Path, str]] = []
     if root is not None:
         out.append((Path(root).expanduser(), "root= argument"))
-    elif os.environ.get(ROOT_ENV_VAR):
-        out.append((Path(os.environ[ROOT_ENV_VAR]).expanduser(), f"${ROOT_ENV_VAR}"))
+    elif current().fashion_mnist_root is not None:
+        out.append((current().fashion_mnist_root, f"${ROOT_ENV_VAR}"))
     project = data_dir()
     out.append((project / "fashion-mnist", "project data folder"))
     out.append((project / "FashionMNIST" / "raw", "project data folder (torchvision layout)"))
@@ -133,7 +134,7 @@ def find_fashion_mnist(root: str | os.PathLike | None = None) -> DataSource | No
     for i, (folder, how) in enumerate(_candidates(root)):
         if _has_all_files(folder):
             return DataSource("Fashion-MNIST", how, folder)
-        explicit = i == 0 and (root is not None or os.environ.get(ROOT_ENV_VAR))
+        explicit = i == 0 and (root is not None or current().fashion_mnist_root is not None)
         if explicit:
             missing = [f for files in _FILES.values() for f in files if not (folder / f).is_file()]
             raise DataFileError(
@@ -144,7 +145,7 @@ def find_fashion_mnist(root: str | os.PathLike | None = None) -> DataSource | No
 
 
 def _download_allowed() -> bool:
-    return os.environ.get(DOWNLOAD_ENV_VAR, "1").strip().lower() not in {"0", "false", "no", "off"}
+    return current().download
 
 
 def _try_download() -> DataSource | None:

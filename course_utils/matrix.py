@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import syllabus
+from .settings import current
 from .testing import bootstrap_stamp
 
 DEFAULT_COMBOS = ("3.12:newest", "3.13:newest", "3.12:oldest")
@@ -83,7 +84,7 @@ def find_python(version: str) -> Path | None:
     candidates = [shutil.which(f"python{version}")]
     if shutil.which("py"):
         candidates.append(_ask(["py", f"-{version}", "-c", "import sys; print(sys.executable)"]))
-    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    pyenv_root = str(current().pyenv_root or Path.home() / ".pyenv")
     candidates += sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"), reverse=True)
     for c in candidates:
         if c and _ask([c, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]) == version:

@@ -10,6 +10,7 @@ import torch
 from . import data as _data
 from . import syllabus
 from .profiles import PROFILE_ENV_VAR, Profile, get_device, get_profile, seed_everything
+from .settings import current, set_variables
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Course:
                 f"  seed    : {self.seed}",
                 f"  data    : {self.data_source.describe()}",
             ]
+            + ([f"  settings: {', '.join(f'{k}={v}' for k, v in chosen.items())}"] if (chosen := set_variables())
+               else [])
         )
 
     def _precision(self) -> str:
@@ -104,11 +107,7 @@ def setup_notebook(
         device: e.g. ``"cpu"``; default ``$COURSE_DEVICE``, else cuda, then mps, then cpu.
     """
     if seed is None:
-        raw = os.environ.get(SEED_ENV_VAR, "0").strip() or "0"
-        try:
-            seed = int(raw)
-        except ValueError:
-            raise ValueError(f"{SEED_ENV_VAR}={raw!r} is not a whole number. Unset it, or use e.g. {SEED_ENV_VAR}=1.")
+        seed = current().seed
     prof = get_profile(profile)
     dev = get_device(device)
     on_colab_setup()
@@ -143,7 +142,7 @@ def execute_notebook(path, profile: str, env: dict | None = None, timeout: int =
     path = Path(path)
     settings = dict(COURSE_PROFILE=profile, COURSE_PROGRESS="0", COURSE_DOWNLOAD="0", MPLBACKEND="Agg")
     settings.update(env or {})
-    saved = {k: os.environ.get(k) for k in settings}
+    saved = dict(os.environ)
     os.environ.update({k: str(v) for k, v in settings.items()})  # the kernel inherits them
     nb = nbformat.read(str(path), as_version=4)
     start = time.monotonic()
@@ -154,11 +153,8 @@ def execute_notebook(path, profile: str, env: dict | None = None, timeout: int =
     except CellExecutionError as e:
         raise NotebookRunError(f"{path.name} failed while executing ({profile} profile):\n{str(e)[-3000:]}") from None
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        os.environ.clear()
+        os.environ.update(saved)
     return nb, time.monotonic() - start
 
 

@@ -17,6 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .settings import current
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The clone this package runs from, or None when it is installed from a wheel (REPO_ROOT is then site-packages).
 CHECKOUT = REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "solutions").is_dir() else None
@@ -36,14 +38,14 @@ def _writable(folder: Path) -> bool:
 def data_dir() -> Path:
     """The project's data folder (``$COURSE_DATA``, else ``<repo>/data`` in a clone, else the user's cache)."""
     default = CHECKOUT / "data" if CHECKOUT is not None else USER_CACHE / "data"
-    return Path(os.environ.get("COURSE_DATA") or default).expanduser()
+    return current().data or default
 
 
 def cache_dir(sub: str = "") -> Path:
     """A writable cache folder, created on first use; ``sub`` names a subfolder."""
-    explicit = os.environ.get("COURSE_CACHE")
+    explicit = current().cache
     if explicit:
-        base = Path(explicit).expanduser()
+        base = explicit
     else:
         base = CHECKOUT / ".cache" if CHECKOUT is not None else USER_CACHE
         if not _writable(base):

@@ -14,11 +14,12 @@ hard-code epochs or subset sizes; they ask the profile::
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field
 
 import torch
+
+from .settings import SettingError, current
 
 PROFILE_ENV_VAR = "COURSE_PROFILE"
 DEVICE_ENV_VAR = "COURSE_DEVICE"
@@ -153,7 +154,10 @@ class Profile:
 
 def get_profile(name: str | None = None) -> Profile:
     """The profile named by ``name``, else by ``$COURSE_PROFILE``, else ``full``."""
-    raw = name if name is not None else os.environ.get(PROFILE_ENV_VAR, DEFAULT_PROFILE)
+    try:
+        raw = name if name is not None else current().profile
+    except SettingError as e:
+        raise ProfileError(f"{e} E.g. `COURSE_PROFILE=fast ./course lab`.") from None
     key = raw.strip().lower() or DEFAULT_PROFILE
     if key not in BUDGETS:
         raise ProfileError(
@@ -178,7 +182,7 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 
 def get_device(name: str | None = None) -> torch.device:
     """``name``, else ``$COURSE_DEVICE``, else the best available: cuda, then mps, then cpu."""
-    wanted = name or os.environ.get(DEVICE_ENV_VAR)
+    wanted = name or current().device
     if wanted:
         device = torch.device(wanted)
         if device.type == "cuda" and not torch.cuda.is_available():

@@ -11,7 +11,7 @@ them through :func:`course_utils.checkpoints.load_or_train` and one switch, ``CO
 
 - ``auto`` (default): load this exact configuration from the local cache, else train it;
 - ``released``: use the released checkpoint where one exists (a lecture walkthrough without waiting);
-- ``train``: always train (``COURSE_RETRAIN=1`` says the same).
+- ``train``: always train.
 
 Maintainers write releases with :func:`release_checkpoint` (see ``tools/``).
 """
@@ -50,16 +50,10 @@ class ReleasedMismatchError(ReleasedCheckpointError):
 
 
 def checkpoint_mode() -> str:
-    """``auto``, ``released`` or ``train``, from ``$COURSE_CHECKPOINTS`` (and ``$COURSE_RETRAIN``)."""
-    if os.environ.get("COURSE_RETRAIN", "0").strip().lower() in {"1", "true", "yes", "on"}:
-        return "train"
-    mode = os.environ.get(MODE_ENV_VAR, "auto").strip().lower() or "auto"
-    if mode not in MODES:
-        raise ValueError(
-            f"{MODE_ENV_VAR}={mode!r} is not a mode. Use {MODE_ENV_VAR}=auto (cache, else train; the default), "
-            f"{MODE_ENV_VAR}=released (use the shipped checkpoints) or {MODE_ENV_VAR}=train (always train)."
-        )
-    return mode
+    """``auto``, ``released`` or ``train``, from ``$COURSE_CHECKPOINTS`` (:mod:`course_utils.settings`)."""
+    from .settings import current
+
+    return current().checkpoints
 
 
 def manifest(path: Path | None = None) -> dict:

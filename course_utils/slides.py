@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
 import re
 import sys
 import time
@@ -33,6 +32,7 @@ from .assign import solution_paths
 from .nbcode import BEGIN_HIDDEN, BEGIN_SOLUTION, is_instructor_note
 from .options import add_notebooks, add_profile
 from .paths import REPO_ROOT
+from .settings import current
 
 OUT = REPO_ROOT / "build" / "slides"
 # The lecture's order (supervised recap -> pretext tasks -> AE -> DAE -> VAE -> ELBO -> reparameterization ->
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="course slides", description=__doc__.split("\n")[0])
     add_notebooks(ap, "default: all")
     ap.add_argument("--out", type=Path, default=OUT)
-    add_profile(ap, os.environ.get("COURSE_SLIDES_PROFILE", "full"), "the decks' runs")
+    add_profile(ap, current().slides_profile, "the decks' runs")
     ap.add_argument("--checkpoints", default="released", choices=["released", "cache", "train"],
                     help="COURSE_CHECKPOINTS for the run (default: the released models, as the handout)")
     ap.add_argument("--no-execute", action="store_true", help="build from the notebooks as they are, no outputs")

@@ -50,13 +50,10 @@ def machine() -> str:
 
 
 def bf16_forced() -> bool | None:
-    """``COURSE_BF16``'s answer: ``False`` for 0/false/no/off, ``True`` for 1/true/yes/on, ``None`` when unset."""
-    forced = os.environ.get("COURSE_BF16", "").strip().lower()
-    if forced in {"0", "false", "no", "off"}:
-        return False
-    if forced in {"1", "true", "yes", "on"}:
-        return True
-    return None
+    """``COURSE_BF16``'s answer: ``True`` or ``False`` when it is set, ``None`` when it is not."""
+    from .settings import current
+
+    return current().bf16
 
 
 def native_bf16(device: torch.device | str = "cpu") -> bool:

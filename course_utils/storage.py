@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from functools import cache
 from pathlib import Path
 
 import torch
 
 from .paths import atomic_write_bytes
+from .settings import current
 
 STORE_DIR = Path(__file__).resolve().parent / "stored_values"
 RECORD_ENV_VAR = "COURSE_RECORD_STORED"
@@ -38,8 +38,9 @@ class StoreError(RuntimeError):
     """A stored value is missing or unreadable."""
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "0").strip().lower() in {"1", "true", "yes", "on"}
+def verifying() -> bool:
+    """``COURSE_VERIFY_STORED``: compare every computed value with the stored one."""
+    return current().verify_stored
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -180,7 +181,7 @@ def _numel(value) -> int:
 
 def _record_folder() -> Path | None:
     """Where ``COURSE_RECORD_STORED`` asks to record: the store (``1``), a folder, or nowhere."""
-    raw = os.environ.get(RECORD_ENV_VAR, "").strip()
+    raw = (current().record_stored or "").strip()
     if not raw or raw.lower() in {"0", "false", "no", "off"}:
         return None
     return STORE_DIR if raw.lower() in {"1", "true", "yes", "on"} else Path(raw)

@@ -37,7 +37,6 @@ from .storage import (
     STORE_DIR,
     VERIFY_ENV_VAR,
     StoreError,
-    _flag,
     _record_folder,
     cases_path,
     cases_text,
@@ -51,6 +50,7 @@ from .storage import (
     stored_cases,
     stored_keys,
     values_path,
+    verifying,
     write_cases,
 )
 from .tolerances import spec_for
@@ -66,7 +66,7 @@ def computed_or_stored(notebook: str, key: str, compute: Callable[[], object], n
         folder = _record_folder()
         if folder is not None:
             record(notebook, key, value, profile, folder)
-        elif _flag(VERIFY_ENV_VAR):
+        elif verifying():
             verify(notebook, key, value, profile, spec_for(notebook, key))
         return value
     value, source = fallback(notebook, key, profile)
@@ -99,4 +99,4 @@ def verify(notebook: str, key: str, value, profile: str, spec) -> None:
 __all__ = ["computed_or_stored", "verify", "stored_cases", "load_cases", "load_stored", "encode", "decode", "compare",
            "differences", "leaves", "key_name", "record", "fallback", "has_stored", "stored_keys", "cases_path",
            "cases_text", "values_path", "write_cases", "StoreError", "STORE_DIR", "PROFILES", "LARGE",
-           "RECORD_ENV_VAR", "VERIFY_ENV_VAR", "_flag", "_record_folder"]
+           "RECORD_ENV_VAR", "VERIFY_ENV_VAR", "verifying", "_record_folder"]

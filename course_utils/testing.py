@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .settings import current
+
 # What every test run sets: the fast profile, the stored values verified, no progress bars, no downloads, no windows,
 # and float32 training. The stored values are float32 runs; bf16 training moves trained values by more than the
 # tolerances allow on some CPUs (AMX and AVX512-BF16 differ; CONTRIBUTING.md), so a test run on a CPU with native
@@ -16,7 +18,8 @@ TEST_ENV = {"COURSE_PROFILE": "fast", "COURSE_VERIFY_STORED": "1", "COURSE_PROGR
 
 
 def testing_env() -> dict[str, str]:
-    return {**TEST_ENV, "COURSE_BF16": os.environ.get("COURSE_BF16") or "0"}
+    bf16 = current().bf16
+    return {**TEST_ENV, "COURSE_BF16": "1" if bf16 else "0"}
 
 
 def side_by_side(workers: int | None, extra: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -26,11 +29,12 @@ def side_by_side(workers: int | None, extra: list[str]) -> tuple[list[str], dict
         return [], {}
     cores = os.cpu_count() or 1
     if workers is None:
-        workers = int(os.environ.get("COURSE_TEST_WORKERS") or min(cores, 4))
+        workers = current().test_workers or min(cores, 4)
     if workers <= 1:
         return [], {}
-    threads = os.environ.get("OMP_NUM_THREADS") or str(max(cores // workers, 1))
-    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS") or threads}
+    s = current()
+    threads = str(s.omp_threads or max(cores // workers, 1))
+    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": str(s.mkl_threads or threads)}
     # one test file (or notebook) per worker at a time; the units and their order: conftest.py
     return ["-n", str(workers), "--dist", "loadscope", "--no-loadscope-reorder"], env
 
@@ -43,7 +47,10 @@ def second_kernel_set(machine: str, cpu_flags: str) -> dict[str, str]:
         wanted = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
     else:
         wanted = {"ATEN_CPU_CAPABILITY": "default"}
-    return {k: os.environ.get(k) or v for k, v in wanted.items()}
+    s = current()
+    chosen = {"ATEN_CPU_CAPABILITY": s.aten_cpu_capability, "ONEDNN_MAX_CPU_ISA": s.onednn_max_cpu_isa,
+              "MKL_ENABLE_INSTRUCTIONS": s.mkl_enable_instructions}
+    return {k: chosen[k] or v for k, v in wanted.items()}
 
 
 def cpu_flags() -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,7 +75,9 @@ def fused_supported(device: torch.device | str) -> bool:
 def _progress_enabled(progress: bool | None) -> bool:
     if progress is not None:
         return progress
-    return os.environ.get("COURSE_PROGRESS", "1").strip().lower() not in {"0", "false", "no", "off"}
+    from .settings import current
+
+    return current().progress
 
 
 def fit(

@@ -132,7 +132,6 @@ def test_a_released_mae_needs_your_notebook_05_functions(tmp_path):
 
 
 def test_use_released_follows_the_switch(monkeypatch):
-    monkeypatch.delenv("COURSE_RETRAIN", raising=False)
     for mode, prefer, expected in [("auto", True, True), ("auto", False, False), ("released", False, True),
                                    ("train", True, False)]:
         monkeypatch.setenv("COURSE_CHECKPOINTS", mode)

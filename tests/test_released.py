@@ -76,13 +76,11 @@ def test_size_limit(release_dir):
 
 def test_modes(monkeypatch):
     monkeypatch.delenv("COURSE_CHECKPOINTS", raising=False)
-    monkeypatch.delenv("COURSE_RETRAIN", raising=False)
     assert checkpoint_mode() == "auto"
     monkeypatch.setenv("COURSE_CHECKPOINTS", "Released")
     assert checkpoint_mode() == "released"
-    monkeypatch.setenv("COURSE_RETRAIN", "1")
+    monkeypatch.setenv("COURSE_CHECKPOINTS", "train")
     assert checkpoint_mode() == "train"
-    monkeypatch.delenv("COURSE_RETRAIN")
     monkeypatch.setenv("COURSE_CHECKPOINTS", "fresh")
     with pytest.raises(ValueError, match="COURSE_CHECKPOINTS=released"):
         checkpoint_mode()

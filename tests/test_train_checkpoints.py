@@ -207,6 +207,6 @@ def test_retrain_switch(tmp_cache, monkeypatch):
     calls = []
     train = lambda m: calls.append(1) or History()  # noqa: E731
     load_or_train("lin", {"seed": 0}, _build, train, verbose=False)
-    monkeypatch.setenv("COURSE_RETRAIN", "1")
+    monkeypatch.setenv("COURSE_CHECKPOINTS", "train")
     load_or_train("lin", {"seed": 0}, _build, train, verbose=False)
     assert len(calls) == 2

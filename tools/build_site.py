@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import copy
 import html
-import os
 import re
 import shutil
 import sys
@@ -63,6 +62,7 @@ from course_utils.nbcode import (
     replace_blocks,
 )
 from course_utils.options import add_profile
+from course_utils.settings import current
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "site"
@@ -442,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="course site", description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default build/site)")
     ap.add_argument("--execute", help="comma-separated notebook numbers to execute (default: all)")
-    add_profile(ap, os.environ.get("COURSE_SITE_PROFILE", "fast"), "the executed notebooks")
+    add_profile(ap, current().site_profile, "the executed notebooks")
     ap.add_argument("--no-solutions", action="store_true",
                     help="the student site: the student notebooks only (no solutions, nothing executed)")
     ap.add_argument("--release-solutions", nargs="+", metavar="NN", default=[],

@@ -16,11 +16,11 @@ One module per notebook: ``course_utils.checks.nb01`` and so on.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import torch
 
+from ..settings import current
 from ..storage import stored_cases
 
 _RESULTS: dict[str, bool] = {}
@@ -84,7 +84,7 @@ def run_check(name: str, fn, test: Callable[[Callable], str], verbose: bool = Tr
     _RESULTS[name] = ok
     if verbose:
         print(line)
-    if not ok and os.environ.get("NBGRADER_EXECUTION") in ("autograde", "validate"):
+    if not ok and current().nbgrader_execution in ("autograde", "validate"):
         raise CheckFailed(line)
     return CheckResult(ok, line)
 
