@@ -53,7 +53,7 @@ from .storage import (
     verifying,
     write_cases,
 )
-from .tolerances import spec_for
+from .tolerances import spec_for, spread_note
 
 
 # ----------------------------------------------------------------------------- the notebook's call
@@ -90,7 +90,7 @@ def verify(notebook: str, key: str, value, profile: str, spec) -> None:
         raise AssertionError(
             f"{notebook}: the computed {key!r} ({spec.kind}) differs from the stored {profile}-profile value:\n  "
             + "\n  ".join(problems[:10])
-            + (f"\n  ({spec.spread})" if spec.spread else "")
+            + (f"\n  ({note})" if (note := spread_note(notebook, key)) else "")
             + "\nIf the change is intended, run `python tools/make_stored.py "
             + f"{notebook[:2]} --fallbacks --profile {profile}` and commit the new stored values."
         )

@@ -10,7 +10,18 @@ import pytest
 import torch
 
 from course_utils import checks, storage, stored
-from course_utils.tolerances import IMG, TOLERANCES, Tol, accuracies, decreasing, deterministic, spec_for, trained
+from course_utils.tolerances import (
+    IMG,
+    TOLERANCES,
+    Tol,
+    accuracies,
+    decreasing,
+    deterministic,
+    recorded_spread,
+    spec_for,
+    spread_note,
+    trained,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL = re.compile(r'computed_or_stored\(\s*(?:NB|"(\d\d_\w+)")\s*,\s*"(\w+)"')
@@ -42,7 +53,7 @@ def test_a_deterministic_value_is_compared_tightly_and_the_message_gives_the_dif
 
 
 def test_a_trained_value_passes_at_its_measured_spread_and_fails_on_a_real_change():
-    spec = trained({"acc/*": Tol(atol=0.02), "recon": IMG}, spread="test", properties=(accuracies("acc/*"),))
+    spec = trained({"acc/*": Tol(atol=0.02), "recon": IMG}, properties=(accuracies("acc/*"),))
     base = {"acc": {"a": 0.80, "b": 0.70}, "recon": torch.full((4, 28, 28), 100, dtype=torch.uint8)}
     other_cpu = {"acc": {"a": 0.81, "b": 0.69}, "recon": base["recon"] + torch.randint(0, 2, (4, 28, 28)).byte()}
     assert stored.compare(other_cpu, base, spec) == []
@@ -69,7 +80,7 @@ def test_every_stored_value_of_every_solution_has_a_declared_comparison_and_both
         spec = spec_for(notebook, key)
         assert spec.kind in ("deterministic", "trained")
         if spec.kind == "trained":
-            assert "kernels" in spec.spread and "seeds" in spec.spread, (notebook, key, spec.spread)
+            assert recorded_spread(notebook, key), f"{notebook}/{key}: no spread recorded (benchmarks/stored_spread.py)"
         for profile in stored.PROFILES:
             assert stored.has_stored(notebook, key, profile), f"{notebook}/{key}: no {profile}-profile value stored"
 
@@ -154,3 +165,26 @@ def test_properties_read_numbers_lists_and_tensors():
     _, holds = finite()
     assert holds({"codes": torch.zeros(5, 2, dtype=torch.float16), "curve": [1.0, 2.0], "n": 3, "name": "x"})
     assert not holds({"codes": torch.tensor([[0.0, float("nan")]])})
+
+
+def test_every_trained_tolerance_is_at_least_3x_the_largest_recorded_spread():
+    """Each part of each trained value against what benchmarks/stored_spread.py recorded on every kind of CPU: the
+    mean difference for a tolerance on the mean, else the largest."""
+    checked, short = 0, []
+    for (notebook, key), spec in TOLERANCES.items():
+        if spec.kind != "trained":
+            continue
+        for file, parts in recorded_spread(notebook, key).items():
+            for part, m in parts.items():
+                tol = spec_for(notebook, key).tolerance_for(part)
+                measured = m["kernels_mean" if tol.mean else "kernels_max"]
+                checked += 1
+                if tol.atol < 3 * measured - 1e-12:
+                    short.append(f"{notebook}/{key} {part}: {tol.atol:g} < 3 x {measured:.3g} ({file})")
+    assert checked > 300, checked
+    assert not short, "tolerances below 3x the recorded spread:\n" + "\n".join(short)
+
+
+def test_a_failing_comparison_prints_the_recorded_spread():
+    note = spread_note("02_autoencoders", "denoising")
+    assert note.startswith("recorded spread across kernels: ") and "test_loss/" in note
