@@ -50,20 +50,12 @@ class Block(nn.TransformerEncoderLayer):
     so its state dicts load) whose attention calls ``scaled_dot_product_attention`` on the projected queries, keys and
     values directly, and in float32 under bfloat16 autocast on a CPU (everything else follows autocast).
 
-    At the course's lengths (13 tokens in the encoder, 50 in the decoder, 4 heads) both detours of the layer are slow
-    on a CPU. Under bf16 autocast the fused attention kernel is 1.7-5x slower in bf16 than in float32, and the unfused
-    one (two batched matrix products and a softmax, which the course used before) spends its time on the bf16 softmax
-    and its backward. Without gradients the layer's own fast path runs attention unfused, in float32. Measured on 2
-    cores of an AMD EPYC with AVX-512 and bf16: a training step of the MAE (batch 256) 2,023 images/s with the unfused
-    bf16 attention, 2,887 with this (``benchmarks/training_loops.py``); the fine-tuned ViT (batch 64) 1,341 against
-    1,555; ``Features`` 2,807 images/s through the fast path, 3,546 through this (the same features to 1e-6). With a
-    mask, or ``is_causal``, it is the layer.
-
-    Attention written out in float32 (two batched matrix products and a softmax) is no faster where the notebooks
-    run: on the same CPU, six loops and four rounds interleaved, 0.90-1.05x of this. Time such variants without
-    calling ``torch.set_num_threads``: after ``torch.set_num_threads(2)`` (2 cores, so no change of count) the fused
-    kernel ran 20-25 % slower (the MAE step 2,344 images/s against 2,956, the written-out one 2,916 and 2,814), which
-    made the written-out one look 1.2-1.3x faster; a Jupyter kernel, and ``OMP_NUM_THREADS=2``, run as without it."""
+    Why: at the course's lengths (13 tokens in the encoder, 50 in the decoder, 4 heads) the layer's own attention is
+    slow on a CPU under bf16 autocast, where the fused kernel runs 1.7-5x slower in bf16 than in float32, and an
+    unfused one spends its time on the bf16 softmax. Without gradients the layer's fast path runs attention unfused,
+    in float32. With a mask, or ``is_causal``, it is the layer. The speeds of these variants are in
+    ``benchmarks/RESULTS.md`` (``benchmarks/attention.py``, ``benchmarks/training_loops.py``); time them without
+    calling ``torch.set_num_threads``, which slows the fused kernel on 2 cores even at an unchanged count."""
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float):
         super().__init__(
@@ -266,19 +258,14 @@ class ViTClassifier(nn.Module):
 class Features(nn.Module):
     """``mae.forward_features`` as a module, for ``course_utils.evaluate.extract_features``.
 
-    Always in float32, also under autocast: the ViT's features in bf16 cost linear probes up to 3.5 points (notebook
-    05, full profile, the mask-ratio ablation's r = 0.75 model: 0.769 in float32, 0.734 from bf16 features; its main
-    MAE 0.803 against 0.802), where the CNN's lost nothing (SimCLR's h: 0.855 and 0.856). Why: a weakly trained
-    ViT's features vary from image to image by about 2 % of their size (median std / |mean| per feature 0.024; the
-    released MAE's 1.8), and bf16 rounds the residual stream to about 0.4 % of its size, a large part of what tells
-    the images apart (such a model, 10,000 images and 2 epochs: probe 0.777 in float32, 0.749 in bf16, 0.764 with
-    only the transformer blocks in bf16; the released MAE: 0.8044, 0.8035, 0.8031). Keeping the residual stream in
-    float32 and only the blocks' products in bf16 (``Block`` under autocast) is 1.5-1.7x faster and still not enough:
-    10,000 images and 2 epochs at r = 0.75, probe 0.769 in float32 and 0.758 that way; at r = 0.25 0.779 and 0.774; the
-    released MAE 0.8037 and 0.8044 (60,000 labels)."""
+    Always in float32, also under autocast: a weakly trained ViT's features vary from image to image by about 2 %
+    of their size, and bf16 rounds the residual stream to about 0.4 % of its size, a large part of what tells the
+    images apart. In bf16 such features cost a linear probe up to 3.5 points (notebook 05's mask-ratio ablation),
+    where the CNNs' features lose nothing; bf16 products with a float32 residual stream are not enough either.
+    The measurements: ``benchmarks/README.md``."""
 
-    # without gradients, images go through the ViT this many at a time: on a CPU its [n, 50, 384] MLP activations
-    # then stay in cache (fed 512 at a time, 1,900 images/s on 2 cores; 128: 2,500, the same features to the bit)
+    # without gradients, images go through the ViT this many at a time, so that on a CPU its [n, 50, 384] MLP
+    # activations stay in cache (benchmarks/inference_batch.py; the features do not depend on it)
     chunk = 128
 
     def __init__(self, mae: MAE, pool: str = "mean"):

@@ -1,7 +1,8 @@
 """Checks for notebook 01 (Jensen's inequality and the ELBO).
 
 Each check runs the student's function on stored inputs and compares with stored outputs
-(``data/01_jensen_elbo.json``), naming the mistake when the output matches a known wrong answer.
+(``course_utils/stored_values/01_jensen_elbo.cases.json``), naming the mistake when the output matches a known
+wrong answer.
 """
 
 from __future__ import annotations
