@@ -24,6 +24,7 @@ import torch
 MAX_MESSAGE = 256 * 1024 * 1024  # bytes of one message (a reply larger than this fails the test)
 MAX_DEPTH = 20  # nesting of lists, tuples and dicts
 MAX_ITEMS = 100_000  # values in one message
+MAX_HEADER = 4 * 1024 * 1024  # bytes of a message's JSON (arrays travel beside it)
 
 # the standard dtypes, by name; bfloat16 travels as its bits (numpy has no bfloat16)
 DTYPES = {
@@ -160,6 +161,8 @@ def unpack(data: bytes) -> tuple[dict, list[bytes]]:
     """The header and the blobs of a message (:class:`WireError` on anything malformed)."""
     try:
         n_head, n_blobs = struct.unpack_from("<II", data, 0)
+        if n_head > MAX_HEADER:
+            raise WireError("a header too large")
         at = 8
         head = json.loads(data[at : at + n_head])
         at += n_head
