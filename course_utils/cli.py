@@ -165,7 +165,7 @@ def cmd_setup(argv: list[str]) -> int:
     root = checkout(required=False)
     print(f"Python  : {platform.python_version()} ({sys.executable})")
     print(f"torch   : {torch.__version__}")
-    print(f"device  : {device} ({'bfloat16 autocast' if autocast_dtype(device) else 'float32'})")
+    print(f"device  : {device} ({'mixed precision' if autocast_dtype(device) else 'float32'})")
     print(f"data    : {find_data_source().describe()}")
     print(f"cache   : {paths.cache_dir()}")
     print(f"course  : {Path(__file__).resolve().parent}" + (f" (clone {root})" if root else " (installed)"))
