@@ -42,6 +42,8 @@ pytestmark = [
     pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,
                        reason="simulates Gradescope's image as root: creates the user `student` (CI runs as root)"),
     pytest.mark.skipif(not IMAGE_PYTHON.exists(), reason=f"the image's Python {IMAGE_PYTHON} is not installed"),
+    pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the image's Python 3.11 is seeded with this "
+                       "environment's packages, which must be built for the same Python (course test-matrix)"),
     pytest.mark.skipif(shutil.which("useradd") is None, reason="no useradd to create the user `student`"),
 ]  # fmt: skip
 
