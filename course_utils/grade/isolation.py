@@ -11,8 +11,8 @@ starts. Three levels, the strongest this machine allows:
     the ``course_utils`` folder alone (not the course around it), the data, and a generated ``/etc/passwd``.
     No home folder, no class folder, no output folder, no ``solutions/``, no other checkout. Writable: only
     size-limited in-memory folders (the sandbox's working folders, ``/tmp``, ``/dev/shm``), whose memory comes on
-    top of the address-space limit. New PID, network (no network), IPC and UTS namespaces; the environment is rebuilt from an
-    allowlist (:meth:`.sandbox.Sandbox.env`). **Unprivileged**: when the grader is root, bubblewrap (as root)
+    top of the address-space limit. New PID, network (no network), IPC and UTS namespaces; the environment is rebuilt
+    from an allowlist (:meth:`.sandbox.Sandbox.env`). **Unprivileged**: when the grader is root, bubblewrap (as root)
     builds the mounts and the code runs as an unprivileged uid of its own (``--run-as`` USER's, else a
     sandbox uid that owns nothing), with no capabilities and ``no_new_privs``; otherwise in a user namespace,
     with every capability dropped. Limits on processes, file sizes and address space come from
