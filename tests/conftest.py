@@ -8,6 +8,22 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+
+
+def _torch_is_pinned() -> bool:
+    import re
+
+    import torch
+
+    pin = re.search(r"^torch==(\S+)", (ROOT / "constraints.txt").read_text(), re.M)
+    return pin is not None and torch.__version__.split("+")[0] == pin.group(1)
+
+
+# A test that compares with what constraints.txt's torch computed (random draws, image resizing) runs only there;
+# course test-matrix runs the suite under other torches too.
+needs_pinned_torch = pytest.mark.skipif(not _torch_is_pinned(), reason="compares with what constraints.txt's torch "
+                                        "computed; another torch draws other random inputs")
+
 # Unit tests never download anything.
 os.environ.setdefault("COURSE_DOWNLOAD", "0")
 os.environ.setdefault("COURSE_PROGRESS", "0")

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, needs_pinned_torch
 from course_utils import capstone as cs
 from course_utils.released import load_released, manifest
 from course_utils.simclr import Encoder, SimCLRModel
@@ -66,6 +66,7 @@ def test_release_from_a_file_refuses_a_missing_file_or_another_model(tmp_path):
     assert not (tmp_path / "manifest.json").exists()  # nothing written
 
 
+@needs_pinned_torch  # another torch resizes the low-resolution images differently: 06 then trains that run itself
 def test_notebook_06_full_profile_finds_a_release_for_every_run_it_would_train(tmp_cache, monkeypatch):
     """The full profile of notebook 06 runs from released checkpoints: for every pretraining variant and every
     supervised / fine-tuning run, the notebook's own functions (read as tools/release_capstone.py reads them) find

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import needs_pinned_torch
 from course_utils import checks, storage, stored
 from course_utils.tolerances import (
     IMG,
@@ -92,6 +93,7 @@ def test_the_stored_values_of_each_profile_have_the_same_parts():
         assert fast.keys() == full.keys(), (notebook, key)
 
 
+@needs_pinned_torch
 def test_the_check_cases_are_what_the_solutions_compute_now():
     """tools/make_stored.py all --cases --check: rebuilt from the solution notebooks, compared at 1e-12."""
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "make_stored.py"), "all", "--cases", "--check"],
