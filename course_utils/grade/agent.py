@@ -368,7 +368,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     cmd = Connection(int(argv[0]), writable=False)
     res = Connection(int(argv[1]), readable=False)
-    _no_dumps()
+    no_dumps()
     while True:
         try:
             head, blobs = wire.unpack(cmd.recv_bytes(wire.MAX_MESSAGE))
@@ -403,7 +403,7 @@ def main(argv=None) -> int:
             return 0
 
 
-def _no_dumps() -> None:
+def no_dumps() -> None:
     """Not dumpable: another process of the same user cannot open this one's /proc/PID/fd or memory."""
     try:
         import ctypes

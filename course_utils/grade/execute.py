@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from .agent import no_dumps
 from .limits import Limits
 from .protocol import Channel, send
 from .sandbox import Sandbox, kill_group
@@ -214,7 +215,7 @@ def main(argv=None) -> int:
 
     from .limits import apply_rlimits
 
-    _no_dumps()  # the kernel (same user) cannot open this process's report pipe through /proc
+    no_dumps()  # the kernel (same user) cannot open this process's report pipe through /proc
     lim = json.loads(a.rlimits)
     if a.memory_mb:
         lim.setdefault("memory_mb", a.memory_mb)
@@ -251,16 +252,6 @@ def _copy_in(notebook: Path, work: str | None, cache: str | None) -> Path:
         for f in models.glob("*.pt"):
             shutil.copyfile(f, Path(cache) / "checkpoints" / f.name)
     return target
-
-
-def _no_dumps() -> None:
-    """Not dumpable: no other process of this user can open this one's /proc/PID/fd or memory."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
-    except Exception:  # noqa: BLE001
-        pass
 
 
 if __name__ == "__main__":
