@@ -72,6 +72,8 @@ VARIABLES: tuple[Variable, ...] = (
              "`.venv`); read by the bootstrap", (), "the bootstrap (./course)"),
     Variable("COURSE_SKIP_APT", "skip_apt", "flag", False, "`./course` never calls apt-get", (),
              "the bootstrap (./course)"),
+    Variable("COURSE_PIP_TRIES", "pip_tries", "int", 3, "how often `./course` runs a pip install that fails "
+             "(a dropped download resumes from pip's cache)", (), "the bootstrap (./course)"),
     Variable("COURSE_VERIFY_STORED", "verify_stored", "flag", False, "compare every value a notebook computes "
              "with the stored one (`course test` sets it)", (), "tests"),
     Variable("COURSE_RECORD_STORED", "record_stored", "text", None, "`1`: write computed values into the "
@@ -155,6 +157,7 @@ class Settings:
     grade_keep: bool
     venv: Path | None
     skip_apt: bool
+    pip_tries: int
     verify_stored: bool
     record_stored: str | None
     test_workers: int | None

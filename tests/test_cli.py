@@ -100,7 +100,8 @@ def test_the_bootstrap_hands_over_to_the_python_command_line(tmp_path):
     course.write_text(f'#!/bin/sh\necho "handed over: $*" > {tmp_path / "args"}\n')
     course.chmod(0o755)
     (venv / ".course-installed").write_text(testing.bootstrap_stamp(ROOT, "lab") + "\n")
-    env = {"PATH": "/usr/bin:/bin", "COURSE_SKIP_APT": "1", "HOME": str(tmp_path), "COURSE_VENV": str(venv)}
+    env = {"PATH": "/usr/bin:/bin", "COURSE_SKIP_APT": "1", "HOME": str(tmp_path), "COURSE_VENV": str(venv),
+           "COURSE_PIP_TRIES": "1"}
     done = subprocess.run(["bash", str(ROOT / "course"), "lab", "--no-browser"], capture_output=True, text=True,
                           env=env)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -110,6 +111,7 @@ def test_the_bootstrap_hands_over_to_the_python_command_line(tmp_path):
     done = subprocess.run(["bash", str(ROOT / "course"), "lab"], capture_output=True, text=True, env=env)
     assert done.returncode != 0 and "installing the course (lab)" in done.stderr
     assert "stand-in python called: -m pip install" in done.stderr
+    assert "pip install failed 1 times" in done.stderr and "run the same command again" in done.stderr
 
 
 def test_test_runs_train_in_float32_unless_asked(monkeypatch):
