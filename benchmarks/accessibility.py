@@ -30,13 +30,14 @@ import nbformat
 
 from course_utils import a11y, assign
 from course_utils.paths import REPO_ROOT, cache_dir
+from course_utils.settings import child_environment
 
 OUT = REPO_ROOT / "build" / "a11y"
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "accessibility.json"
 
 
 def _run(cmd: list[str], code: Path, log: Path) -> None:
-    env = dict(os.environ, COURSE_PROFILE="fast", COURSE_PROGRESS="0", COURSE_DOWNLOAD="0",
+    env = dict(child_environment(), COURSE_PROFILE="fast", COURSE_PROGRESS="0", COURSE_DOWNLOAD="0",
                COURSE_CACHE=str(cache_dir()))
     if code != REPO_ROOT:
         env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ from course_utils.evaluate import extract_features, linear_probe
 from course_utils.mae import Features
 from course_utils.models import MLPVAE
 from course_utils.released import is_released, load_released, manifest
+from course_utils.settings import child_environment
 from course_utils.simclr import Encoder
 from course_utils.speed import machine
 
@@ -158,7 +158,7 @@ def quality(args) -> tuple[list[tuple], list[str]]:
 def throughput(args) -> list[tuple]:
     """Run the two throughput scripts (unless ``--skip-throughput``: then their last recorded JSON is shown)."""
     rows = []
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(child_environment(), PYTHONPATH=str(ROOT))
     rounds = "1" if args.quick else "3"
     runs = [("vae_throughput.py", ["--rounds", rounds, "--out", str(RESULTS / "vae_throughput.json")]),
             ("simclr_mae_throughput.py", [])]

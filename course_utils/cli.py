@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import paths, syllabus
 from .options import add_notebooks, add_profile, add_workers
-from .settings import current, set_variables
+from .settings import child_environment, current, set_variables
 from .testing import TEST_ENV, cpu_flags, second_kernel_set, side_by_side, testing_env
 
 # What the grading and building commands set: no progress bars, no downloads.
@@ -103,7 +103,7 @@ def notebook_paths(root: Path, folder: str, numbers: list[str]) -> list[Path]:
 def run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
     """Run ``cmd`` with ``os.environ`` plus ``env``; its exit status. Ctrl-C reaches it (same process group), and
     we wait for it to finish."""
-    full = {**os.environ, **(env or {})}
+    full = {**child_environment(), **(env or {})}
     proc = subprocess.Popen(cmd, env=full, cwd=cwd)
     while True:
         try:

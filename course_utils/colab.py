@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .paths import REPO_ROOT
+from .settings import child_environment
 
 PACKAGE = "ssl-course"  # pyproject.toml's [project] name: what the block installs
 BRANCH = "main"  # the branch the badges open and the block installs
@@ -394,7 +395,7 @@ def simulate(python: Path, clone: Path, notebook: str, workdir: Path, profile: s
         target = workdir / source.name
         nbformat.write(nb, str(target))
 
-        env = {k: v for k, v in os.environ.items()
+        env = {k: v for k, v in child_environment().items()
                if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "COURSE_CACHE", "COURSE_DATA")
                and not k.startswith(("PIP_", "JPY_", "JUPYTER_"))}
         env.update(PYTHONPATH=str(stub), COURSE_PROFILE=profile, COURSE_DOWNLOAD="0", COURSE_PROGRESS="0",

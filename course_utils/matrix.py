@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import syllabus
-from .settings import current
+from .settings import child_environment, current
 from .testing import bootstrap_stamp
 
 DEFAULT_COMBOS = ("3.12:newest", "3.13:newest", "3.12:oldest")
@@ -165,7 +165,7 @@ def run_combo(root: Path, version: str, which: str, out: Path, only: list[str], 
         cache.mkdir(parents=True)
         targets = only or ["tests", *[f"solutions/{nb.name}.ipynb" for nb in syllabus.with_checks()]]
         xdist, threads = side_by_side(workers, [])
-        env = {**os.environ, **testing_env(), **threads, "COURSE_CACHE": str(cache), "COURSE_VENV": str(venv)}
+        env = {**child_environment(), **testing_env(), **threads, "COURSE_CACHE": str(cache), "COURSE_VENV": str(venv)}
         t0 = time.monotonic()
         done = subprocess.run([str(py), "-m", "pytest", *xdist, *targets, "-q", "-p", "no:cacheprovider"],
                               cwd=root, env=env, capture_output=True, text=True)

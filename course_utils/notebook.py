@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
@@ -10,7 +9,7 @@ import torch
 from . import data as _data
 from . import syllabus
 from .profiles import PROFILE_ENV_VAR, Profile, get_device, get_profile, seed_everything
-from .settings import current, set_variables
+from .settings import child_environment, current, set_variables
 
 
 @dataclass
@@ -142,19 +141,15 @@ def execute_notebook(path, profile: str, env: dict | None = None, timeout: int =
     path = Path(path)
     settings = dict(COURSE_PROFILE=profile, COURSE_PROGRESS="0", COURSE_DOWNLOAD="0", MPLBACKEND="Agg")
     settings.update(env or {})
-    saved = dict(os.environ)
-    os.environ.update({k: str(v) for k, v in settings.items()})  # the kernel inherits them
+    kernel_env = {**child_environment(), **{k: str(v) for k, v in settings.items()}}  # this process's is untouched
     nb = nbformat.read(str(path), as_version=4)
     start = time.monotonic()
     client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     try:
-        client.execute()
+        client.execute(env=kernel_env)  # the kernel manager starts the kernel with this environment
     except CellExecutionError as e:
         raise NotebookRunError(f"{path.name} failed while executing ({profile} profile):\n{str(e)[-3000:]}") from None
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     return nb, time.monotonic() - start
 
 

@@ -11,12 +11,17 @@ The setup cell of each notebook prints the variables that are set (:func:`set_va
 
 Variables of other programs that the course only passes on (``OMP_NUM_THREADS``, nbgrader's
 ``NBGRADER_EXECUTION``, pyenv's ``PYENV_ROOT``) are read here too, so that no other module reads ``os.environ``.
+
+Starting another program (a kernel, a test run, the grader's sandbox) hands it an environment, which is not
+reading a setting: :func:`child_environment` is the one way to copy this process's environment for a child, whole
+or only the variables an allowlist names. Other modules may write ``os.environ`` (``os.environ[k] = v``,
+``.update``, ``.setdefault``, ``.pop``, ``.clear`` as statements) and never read it (``tests/test_settings.py``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -65,7 +70,7 @@ VARIABLES: tuple[Variable, ...] = (
              "notebooks in", ("fast", "full"), "instructors and TAs"),
     Variable("COURSE_GRADE_ISOLATION", "grade_isolation", "choice", None, "how the grader isolates a submission: "
              "`namespace` (bubblewrap), `user` or `none` (default: the strongest available)",
-             ("namespace", "user", "none"), "instructors and TAs"),
+             ("namespace", "user", "none"), "instructors and TAs", "an isolation level"),
     Variable("COURSE_GRADE_KEEP", "grade_keep", "flag", False, "keep the grader's logs and scratch folders "
              "(debugging the grader)", (), "instructors and TAs"),
     Variable("COURSE_VENV", "venv", "path", None, "the environment `./course` bootstraps and runs (default: "
@@ -190,6 +195,15 @@ def set_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return {v.name: env[v.name] for v in VARIABLES if v.group != "passed on" and env.get(v.name, "").strip()}
 
 
+def child_environment(keep: Iterable[str] | None = None) -> dict[str, str]:
+    """A copy of this process's environment to hand to a child process: all of it, or only the variables named in
+    ``keep`` that are set (in ``keep``'s order; the grader's sandbox passes on an allowlist). The values are passed
+    on as they are, never interpreted: a setting is read through :func:`current`."""
+    if keep is None:
+        return dict(os.environ)
+    return {k: os.environ[k] for k in keep if k in os.environ}
+
+
 def table() -> str:
     """The variables as a Markdown table by group: what ``docs/settings.md`` holds."""
     lines = ["# Settings", "", "The course reads these environment variables, all in `course_utils/settings.py`. "
@@ -210,4 +224,5 @@ def table() -> str:
 
 assert [f.name for f in fields(Settings)] == [v.field for v in VARIABLES], "one field per variable, in order"
 
-__all__ = ["Settings", "SettingError", "Variable", "VARIABLES", "current", "set_variables", "table"]
+__all__ = ["Settings", "SettingError", "Variable", "VARIABLES", "current", "set_variables", "child_environment",
+           "table"]

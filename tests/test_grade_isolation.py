@@ -127,8 +127,11 @@ def test_the_isolation_level_can_be_asked_for_and_is_never_silently_weaker(monke
     none = choose()
     assert none.kind == "none" and not none.isolates and "NOT isolated" in none.describe()
     monkeypatch.setenv("COURSE_GRADE_ISOLATION", "sandbox")
-    with pytest.raises(IsolationError, match="use one of namespace, user, none"):
+    with pytest.raises(IsolationError, match="'sandbox' is not an isolation level. Use COURSE_GRADE_ISOLATION="
+                                             "namespace, COURSE_GRADE_ISOLATION=user, COURSE_GRADE_ISOLATION=none"):
         choose()
+    with pytest.raises(IsolationError, match="use one of namespace, user, none"):
+        choose(want="sandbox")
     monkeypatch.setenv("COURSE_GRADE_ISOLATION", "namespace")
     monkeypatch.setattr("shutil.which", lambda name: None)
     with pytest.raises(IsolationError, match="apt-get install bubblewrap"):

@@ -32,7 +32,7 @@ def main(argv=None) -> int:
         description="Grade a student notebook against the hidden tests in solutions/; write Gradescope's results.json.",
     )
     ap.add_argument("submission", help="the student's .ipynb (or a folder holding it)")
-    add_grading(ap, "NN or NN_topic (default: from the notebook's setup call, else its file name)", profile=None)
+    add_grading(ap, "NN or NN_topic (default: from the notebook's setup call, else its file name)")
     ap.add_argument("--out", default="results.json", help="where to write results.json (default: ./results.json)")
     ap.add_argument("--run-as", metavar="USER", help="run the submission's code as this user (when the grader is root)")
     ap.add_argument("--format", choices=["gradescope", "prairielearn"], default="gradescope",
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     try:
         limits = Limits.for_profile(
-            a.profile or "fast",
+            a.profile,
             cell_timeout=a.cell_timeout,
             total_timeout=a.total_timeout,
             test_timeout=a.test_timeout,

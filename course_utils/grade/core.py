@@ -37,7 +37,7 @@ def grade(
     submission,
     assignment: str | None = None,
     solutions_dir=None,
-    profile: str | None = None,
+    profile: str = "fast",
     execute: bool = True,
     run_as: str | None = None,
     limits: Limits | None = None,
@@ -48,12 +48,13 @@ def grade(
 ) -> Results:
     """Grade one submission and return its results, a dict in Gradescope's shape (never raises for a bad submission).
 
-    ``isolation`` (default: :func:`.isolation.choose`, the strongest this machine allows) keeps the submission's
-    code away from the course and from other submissions. ``models``: trained checkpoints the top-to-bottom run
-    starts with (a copy), instead of training them itself (batch grading shares the reference solution's).
+    ``profile``: the budget of the top-to-bottom run and of the limits (``--profile``; the grader's default is
+    ``fast``, whatever ``COURSE_PROFILE`` says). ``isolation`` (default: :func:`.isolation.choose`, the strongest
+    this machine allows) keeps the submission's code away from the course and from other submissions. ``models``:
+    trained checkpoints the top-to-bottom run starts with (a copy), instead of training them itself (batch grading
+    shares the reference solution's).
     ``exercises``: grade only these (the tests' mutation suite; a class is always graded whole)."""
     t0 = time.monotonic()
-    profile = profile or os.environ.get("COURSE_GRADE_PROFILE") or "fast"
     limits = limits or Limits.for_profile(profile)
     solutions_dir = Path(solutions_dir or SOLUTIONS_DIR)
     submission = Path(submission)

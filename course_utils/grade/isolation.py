@@ -27,8 +27,8 @@ starts. Three levels, the strongest this machine allows:
 
 At every level the score comes from the judge (:mod:`.judge`), which runs no submitted code; the sandbox keeps
 a submission from reading what it must not see (hidden tests, classmates) and from reaching the machine.
-``COURSE_GRADE_ISOLATION=namespace|user|none`` asks for one level; asking for one this machine cannot give is
-an error, not a silent downgrade.
+``COURSE_GRADE_ISOLATION=namespace|user|none`` (:mod:`course_utils.settings`) asks for one level; asking for one
+this machine cannot give is an error, not a silent downgrade.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import REPO_ROOT
+from ..settings import SettingError, current
 
 KINDS = ("namespace", "user", "none")
 ENV_VAR = "COURSE_GRADE_ISOLATION"
@@ -110,9 +111,8 @@ def needed() -> list[Path]:
              Path(os.path.realpath(sys.executable)).parents[1], *map(Path, site.getsitepackages())]
     if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
         paths.append(Path(site.getusersitepackages()))
-    for var in ("COURSE_DATA", "FASHION_MNIST_ROOT"):  # data kept elsewhere
-        if os.environ.get(var):
-            paths.append(Path(os.environ[var]))
+    settings = current()
+    paths += [p for p in (settings.data, settings.fashion_mnist_root) if p]  # data kept elsewhere
     out = []
     for p in paths:
         p = p.resolve()
@@ -207,7 +207,12 @@ def _bwrap_works(bwrap: str) -> str:
 def choose(run_as: tuple[int, int] | None = None, want: str | None = None) -> Isolation:
     """The strongest isolation available (or ``want``, else ``$COURSE_GRADE_ISOLATION``; an error if that is not
     available)."""
-    want = (want or os.environ.get(ENV_VAR) or "").strip().lower() or None
+    if not want:
+        try:
+            want = current().grade_isolation
+        except SettingError as e:
+            raise IsolationError(str(e)) from None
+    want = (want or "").strip().lower() or None
     if want is not None and want not in KINDS:
         raise IsolationError(f"{ENV_VAR}={want!r}: use one of {', '.join(KINDS)}")
     bwrap = shutil.which("bwrap")

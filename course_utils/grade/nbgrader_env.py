@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ..paths import REPO_ROOT as ROOT
+from ..settings import child_environment
 
 NBGRADER = "nbgrader==0.9.6"
 ENV_DIR = ROOT / ".cache" / "nbgrader-venv"
@@ -35,7 +36,8 @@ def nbgrader_env(env_dir: Path = ENV_DIR) -> tuple[Path, dict]:
                              capture_output=True, text=True, timeout=900)
         if run.returncode != 0:
             raise NbgraderUnavailable(f"{NBGRADER} could not be installed: {run.stderr.strip()[-300:]}")
-    env = {**os.environ, "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = child_environment()
+    env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env['PATH']}"
     env.pop("COURSE_VERIFY_STORED", None)
     return env_dir, env
 

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from ..paths import REPO_ROOT
+from ..settings import child_environment, current
 from .isolation import EXPORT, INSIDE, SEED, Isolation, Layout, choose
 
 SANDBOX_UIDS = (200_000, 260_000)  # uids a sandbox runs as when the grader is root and no --run-as user is named
@@ -44,6 +45,7 @@ class Sandbox:
         grading's shared models: :func:`.batch.reference_models`). ``export``: a writable folder :attr:`export`
         that the run copies its trained checkpoints into (only for the course's own solution notebook)."""
         self.isolation = isolation or choose(run_as)
+        self.keep = current().grade_keep  # COURSE_GRADE_KEEP=1, debugging the grader: keep logs and folders
         self.root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
         os.chmod(self.root, 0o711)
         self.seed = self.root / "seed"
@@ -106,7 +108,7 @@ class Sandbox:
         """The submission's environment, from an allowlist (nothing else of the grader's environment reaches it);
         ``threads`` (> 0) caps its OpenMP/MKL threads, so that batch workers side by side do not oversubscribe the
         cores."""
-        env = {k: os.environ[k] for k in ENV_KEEP if k in os.environ}
+        env = child_environment(ENV_KEEP)
         bindir = str(Path(sys.executable).parent)
         env.update(
             PATH=os.pathsep.join([bindir, "/usr/local/bin", "/usr/bin", "/bin"]),
@@ -157,7 +159,7 @@ class Sandbox:
                             os.kill(int(pid), signal.SIGKILL)
                     except OSError:
                         pass
-        if os.environ.get("COURSE_GRADE_KEEP") == "1":  # debugging the grader: keep logs and folders
+        if self.keep:
             print(f"kept {self.root}", file=sys.stderr)
             return
         shutil.rmtree(self.root, ignore_errors=True)
