@@ -129,7 +129,8 @@ def execute_notebook(path, profile: str, env: dict | None = None, timeout: int =
 
     The kernel inherits ``COURSE_PROFILE=profile``, quiet progress, no downloads, and ``env`` (say, other CPU
     kernels, a seed, a cache). Returns ``(executed notebook, seconds)``. The one place that executes a notebook
-    for the tools and benchmarks (the grader runs submissions its own, sandboxed way).
+    for the tools and benchmarks (the grader runs an untrusted submission in its sandbox, within limits:
+    :func:`course_utils.grade.execute.run_submission`).
     """
     import time
     from pathlib import Path

@@ -17,7 +17,7 @@ import nbformat
 
 from ..nbcode import definitions
 from ..paths import REPO_ROOT
-from .execute import execute_notebook
+from .execute import run_submission
 from .isolation import Isolation
 from .limits import Limits
 from .pool import Runner, RunnerPool
@@ -121,7 +121,7 @@ def grade(
             os.chmod(target, 0o644)
             run_limits = dataclasses.replace(limits, total_timeout=min(limits.total_timeout,
                                                                        limits.submission_timeout / 2))
-            report = execute_notebook(target, sandbox, env, run_limits)
+            report = run_submission(target, sandbox, env, run_limits)
         err = runner.wait_ready()
         if err:
             raise RuntimeError(f"the test runner could not start: {err}")

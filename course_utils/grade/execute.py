@@ -3,12 +3,13 @@
     python -c "import sys; from course_utils.grade.execute import main; sys.exit(main())" NOTEBOOK REPORT_FD
         --cell-timeout S --total-timeout S [--memory-mb M]
 
-Two sides: :func:`execute_notebook` is the grader's, which starts this module in the sandbox (never by hand)
-and reads its report; :func:`run` and :func:`main` are the started process's. Scores never come from here:
-this says whether the notebook runs top to bottom, and where it does not. Outputs are counted, not kept (a
-notebook that prints gigabytes costs no memory); only each error's name and message are reported. A cell that
-runs past the per-cell timeout is interrupted and the run stops there; a dead kernel (``os._exit``, a crash, out
-of memory) stops it too; the total timeout bounds the whole run.
+Two sides: :func:`run_submission` is the grader's, which starts this module in the sandbox (never by hand) and reads
+its report; :func:`run` and :func:`main` are the started process's. (The course's own notebooks, which are trusted,
+run through :func:`course_utils.notebook.execute_notebook`: no sandbox, no limits.) Scores never come from here:
+this says whether the notebook runs top to bottom, and where it does not. Outputs are counted, not kept (a notebook
+that prints gigabytes costs no memory); only each error's name and message are reported. A cell that runs past the
+per-cell timeout is interrupted and the run stops there; a dead kernel (``os._exit``, a crash, out of memory) stops
+it too; the total timeout bounds the whole run.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from .sandbox import Sandbox, kill_group
 
 
 # ----------------------------------------------------------------------------- the grader's side
-def execute_notebook(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits) -> dict:
-    """Run the submission top to bottom in its own kernel (feedback only); returns the executor's report.
+def run_submission(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits) -> dict:
+    """Run the submission top to bottom in its own kernel, in ``sandbox`` and within ``limits`` (feedback only);
+    returns the executor's report.
     ``nb_path``: the notebook in the sandbox's seed folder (the run works on a copy in its working folder)."""
     import json
 
@@ -106,6 +108,9 @@ def _child_of(pid, parent: int) -> bool:
             return any(line.split()[1:2] == [str(parent)] for line in f if line.startswith("PPid:"))
     except OSError:
         return False
+
+
+execute_notebook = run_submission  # TEMPORARY: batch.py's import until it says run_submission (issue 34); then delete
 
 
 # ----------------------------------------------------------------------------- the started process
