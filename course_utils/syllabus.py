@@ -5,12 +5,18 @@ tests and the tools. Adding a notebook is a line in :data:`NOTEBOOKS` (and, if i
 ``course_utils/checks/nbNN.py``) plus the notebook itself in ``solutions/``.
 
     from course_utils import syllabus
-    syllabus.get("2").name                     # "02_autoencoders"
+    syllabus.get("2").name                     # "02_autoencoders"; also 2, "02", "02_autoencoders.ipynb"
+    syllabus.get("02").solution_in(folder)     # folder / "02_autoencoders.ipynb": a solutions folder elsewhere
+    syllabus.of_file("02_autoencoders-Copy1.ipynb")   # the notebook a file is a copy of (None: none)
     [nb.name for nb in syllabus.training()]    # the notebooks whose full profile trains models here
+
+The registry knows the notebooks and their file names; where the files are is the caller's argument (the clone's
+``solutions/`` and ``notebooks/`` by default, the grader's ``--solutions DIR``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +32,20 @@ class Notebook:
     checks: str | None  # its module in course_utils.checks ("nb02"), None for a notebook without exercises
     assignment: bool  # graded: it has exercises with nbgrader test cells
 
+    @property
+    def filename(self) -> str:
+        """``02_autoencoders.ipynb``: its file's name, in ``solutions/`` and in ``notebooks/`` alike."""
+        return f"{self.name}.ipynb"
+
     def solution(self, root: Path = REPO_ROOT) -> Path:
-        return root / "solutions" / f"{self.name}.ipynb"
+        return self.solution_in(Path(root) / "solutions")
+
+    def solution_in(self, folder: Path) -> Path:
+        """Its solution notebook in ``folder``, a folder of solution notebooks (``--solutions DIR``)."""
+        return Path(folder) / self.filename
 
     def student(self, root: Path = REPO_ROOT) -> Path:
-        return root / "notebooks" / f"{self.name}.ipynb"
+        return Path(root) / "notebooks" / self.filename
 
     @property
     def checks_module(self) -> str | None:
@@ -52,18 +67,33 @@ class UnknownNotebook(KeyError):
         return self.args[0]
 
 
-def get(key: str | int) -> Notebook:
-    """A notebook by number (``"2"``, ``"02"``, ``2``), by name (``"02_autoencoders"``) or by a name's number
-    prefix (``"02_anything"``)."""
-    text = str(key).strip()
+_RAISE = object()
+
+
+def get(key: str | int | Path, default=_RAISE) -> Notebook:
+    """A notebook by number (``"2"``, ``"02"``, ``2``), by name (``"02_autoencoders"``), by its file's name or
+    path (``"02_autoencoders.ipynb"``, ``solutions/02_autoencoders.ipynb``) or by a name's number prefix
+    (``"02_anything"``). Anything else raises :class:`UnknownNotebook`, whose message lists the notebooks, or
+    returns ``default`` where one is given (``get(key, None)``)."""
+    text = Path(str(key).strip()).name.removesuffix(".ipynb")
     number = text.split("_", 1)[0]
     if number.isdigit():
         number = f"{int(number):02d}"
         for nb in NOTEBOOKS:
             if nb.number == number and (text == number or text.isdigit() or text == nb.name or "_" in text):
                 return nb
+    if default is not _RAISE:
+        return default
     known = ", ".join(nb.name for nb in NOTEBOOKS)
     raise UnknownNotebook(f"there is no notebook {key!r} in the course (there are: {known})")
+
+
+def of_file(path: str | Path) -> Notebook | None:
+    """The notebook a file is a version of, by its name: ``02_autoencoders.ipynb``, a student's
+    ``02_autoencoders-Copy1.ipynb`` or ``02_mine.ipynb`` (a notebook's number, then ``_``); None for any other
+    name."""
+    m = re.match(r"(\d+)_", Path(path).name)
+    return get(m.group(1), None) if m else None
 
 
 def names() -> list[str]:
@@ -84,4 +114,5 @@ def assignments() -> list[Notebook]:
     return [nb for nb in NOTEBOOKS if nb.assignment]
 
 
-__all__ = ["Notebook", "NOTEBOOKS", "UnknownNotebook", "get", "names", "training", "with_checks", "assignments"]
+__all__ = ["Notebook", "NOTEBOOKS", "UnknownNotebook", "get", "of_file", "names", "training", "with_checks",
+           "assignments"]

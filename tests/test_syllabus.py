@@ -1,6 +1,7 @@
 """The notebook registry: every notebook of the course is listed once, and the rest of the course asks it."""
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +23,15 @@ def test_the_registry_is_the_notebooks_on_disk():
 def test_lookups():
     assert syllabus.get("2").name == syllabus.get("02").name == syllabus.get(2).name == "02_autoencoders"
     assert syllabus.get("02_autoencoders").number == "02"
-    with pytest.raises(syllabus.UnknownNotebook, match="no notebook '99'"):
+    for key in ("02_autoencoders.ipynb", ROOT / "solutions" / "02_autoencoders.ipynb", " 02 "):
+        assert syllabus.get(key).name == "02_autoencoders", key
+    with pytest.raises(syllabus.UnknownNotebook, match=r"no notebook '99' in the course \(there are: 01_jensen_elbo, "
+                                                       r"02_autoencoders, .*06_when_does_ssl_work\)"):
         syllabus.get("99")
+    for key in ("", "abc", "autoencoders", "99_x"):
+        with pytest.raises(syllabus.UnknownNotebook):
+            syllabus.get(key)
+        assert syllabus.get(key, None) is None
     assert [nb.number for nb in syllabus.training()] == ["02", "03", "04", "05"]
     assert [nb.number for nb in syllabus.assignments()] == ["01", "02", "03", "04", "05"]
 
@@ -37,3 +45,48 @@ def test_no_other_list_of_notebooks():
         text = path.read_text()
         assert '"02_autoencoders", "03_vae", "04_simclr", "05_mae"' not in text, path
         assert '"nb02", "03_vae": "nb03"' not in text, path
+
+
+def test_files_and_folders():
+    nb = syllabus.get("02")
+    assert nb.filename == "02_autoencoders.ipynb" and nb.solution(ROOT) == ROOT / "solutions" / nb.filename
+    assert nb.solution_in(ROOT / "elsewhere") == ROOT / "elsewhere" / "02_autoencoders.ipynb"
+    assert nb.student(ROOT) == ROOT / "notebooks" / nb.filename
+    for name in ("02_autoencoders.ipynb", "02_autoencoders-Copy1.ipynb", "02_mine.ipynb", "uploads/02_x.ipynb"):
+        assert syllabus.of_file(name) is nb, name
+    for name in ("autoencoders.ipynb", "02.ipynb", "99_x.ipynb", "homework_02.ipynb"):
+        assert syllabus.of_file(name) is None, name
+
+
+def test_the_grader_asks_the_registry(tmp_path):
+    """The grader finds a solution notebook through the registry, in the clone's solutions/ or in --solutions DIR."""
+    from course_utils.grade.spec import SpecError, find_solution, guess_assignment
+
+    solutions = ROOT / "solutions"
+    for key in ("2", "02", "02_autoencoders", "02_autoencoders.ipynb"):
+        assert find_solution(key, solutions) == solutions / "02_autoencoders.ipynb", key
+    elsewhere = tmp_path / "hidden-tests"
+    elsewhere.mkdir()
+    (elsewhere / "01_jensen_elbo.ipynb").write_text("{}")
+    assert find_solution("1", elsewhere) == elsewhere / "01_jensen_elbo.ipynb"
+    with pytest.raises(SpecError, match="has no 02_autoencoders.ipynb .it has: 01_jensen_elbo.ipynb."):
+        find_solution("02", elsewhere)
+    with pytest.raises(SpecError, match="no notebook '99' in the course .there are: 01_jensen_elbo"):
+        find_solution("99", solutions)
+    with pytest.raises(SpecError, match="never installed with the package"):
+        find_solution("01", tmp_path / "nowhere")
+    assert guess_assignment(Path("02_autoencoders-Copy1.ipynb"), None) == "02"
+    assert guess_assignment(Path("homework.ipynb"), None) is None
+
+
+def test_the_grader_resolves_no_notebook_names_itself():
+    """No f"{int(n):02d}_" or file-name globbing of its own: the grader, the tools and the benchmarks ask syllabus."""
+    # TEMPORARY: batch.py and lms.py are being reworked by their owner, who moves them to syllabus.get (issue 34);
+    # then remove this
+    later = {"course_utils/grade/batch.py", "course_utils/grade/lms.py"}
+    offenders = []
+    for path in [*(ROOT / "course_utils" / "grade").glob("*.py"), *(ROOT / "tools").glob("*.py")]:
+        rel = path.relative_to(ROOT).as_posix()
+        if rel not in later and ":02d}_" in path.read_text():
+            offenders.append(rel)
+    assert not offenders, f"ask course_utils.syllabus (get, of_file, Notebook.solution_in): {offenders}"

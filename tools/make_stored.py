@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from course_utils import stored, syllabus
-from course_utils.assign import SOLUTIONS_DIR, solution_namespace
+from course_utils.assign import solution_namespace
 from course_utils.notebook import NotebookRunError, execute_notebook
 
 CASES_DIR = Path(__file__).resolve().parent / "stored_cases"
@@ -41,21 +41,26 @@ def notebook_names(wanted: list[str]) -> list[str]:
         raise SystemExit(f"make_stored: {e} (or 'all')") from None
 
 
+def cases_module(notebook: str) -> Path:
+    """``tools/stored_cases/nbNN.py``, which builds the check cases of ``notebook`` (it may not exist)."""
+    return CASES_DIR / f"nb{syllabus.get(notebook).number}.py"
+
+
 def build_cases(notebook: str) -> dict | None:
     """The cases of ``notebook`` built from its solution, or None when it has no cases module."""
-    path = CASES_DIR / f"nb{notebook[:2]}.py"
+    path = cases_module(notebook)
     if not path.exists():
         return None
-    spec = importlib.util.spec_from_file_location(f"stored_cases_nb{notebook[:2]}", path)
+    spec = importlib.util.spec_from_file_location(f"stored_cases_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.build(solution_namespace(SOLUTIONS_DIR / f"{notebook}.ipynb"))
+    return module.build(solution_namespace(syllabus.get(notebook).solution()))
 
 
 def cases(notebook: str, check: bool) -> bool:
     table = build_cases(notebook)
     if table is None:
-        print(f"{notebook}: no check cases (no {CASES_DIR.name}/nb{notebook[:2]}.py)")
+        print(f"{notebook}: no check cases (no {CASES_DIR.name}/{cases_module(notebook).name})")
         return True
     if not check:
         path = stored.write_cases(notebook, table)
@@ -80,7 +85,7 @@ def fallbacks(notebook: str, profile: str, check: bool, checkpoints: str | None)
     if checkpoints:
         env["COURSE_CHECKPOINTS"] = checkpoints
     try:
-        _, seconds = execute_notebook(SOLUTIONS_DIR / f"{notebook}.ipynb", profile, env, timeout=7200)
+        _, seconds = execute_notebook(syllabus.get(notebook).solution(), profile, env, timeout=7200)
     except NotebookRunError as e:
         print(e)
         return False

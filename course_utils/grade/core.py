@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 
+from .. import syllabus
 from ..nbcode import definitions
 from ..paths import REPO_ROOT
 from .execute import run_submission
@@ -143,11 +144,15 @@ def grade(
 
 
 def _pick_notebook(folder: Path, assignment: str | None) -> Path:
+    """The notebook to grade in ``folder``: the first that is a version of ``assignment`` (by its file's name, as
+    :func:`course_utils.syllabus.of_file` reads it), else the first of all."""
     found = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if assignment:
-        key = f"{int(assignment):02d}_" if str(assignment).isdigit() else str(assignment)
-        match = [p for p in found if p.name.startswith(key)]
-        found = match or found
+        try:
+            wanted = syllabus.get(assignment)
+        except syllabus.UnknownNotebook as e:
+            raise SpecError(str(e)) from None
+        found = [p for p in found if syllabus.of_file(p) == wanted] or found
     if not found:
         raise SpecError(f"no .ipynb file in {folder}")
     return found[0]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from .. import syllabus
 from ..nbcode import (
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
@@ -261,25 +262,23 @@ def load_assignment(path: Path) -> Assignment:
 
 
 def find_solution(number_or_name: str, solutions_dir: Path) -> Path:
-    """``"01"``, ``"1"`` or ``"01_jensen_elbo"`` to ``solutions/01_jensen_elbo.ipynb``."""
+    """The solution notebook of an assignment (``"01"``, ``"1"``, ``"01_jensen_elbo"``, ``"01_jensen_elbo.ipynb"``:
+    the course's registry, :func:`course_utils.syllabus.get`, names it) in ``solutions_dir``: the clone's
+    ``solutions/``, or ``--solutions DIR``."""
     if not Path(solutions_dir).is_dir():
         raise SpecError(
             f"the solution notebooks (with the hidden tests) are not at {solutions_dir}: they are never installed "
             "with the package. Grade from a clone of the course repository, or pass --solutions DIR"
         )
-    key = str(number_or_name).strip()
-    if key.isdigit():
-        key = f"{int(key):02d}"
-    exact = Path(solutions_dir) / f"{key}.ipynb"
-    if exact.exists():
-        return exact
-    found = sorted(Path(solutions_dir).glob(f"{key.split('_')[0]}_*.ipynb"))
-    if len(found) != 1:
-        have = ", ".join(p.stem for p in sorted(Path(solutions_dir).glob("*.ipynb"))) or "none"
-        raise SpecError(
-            f"no solution notebook for assignment {number_or_name!r} in {solutions_dir} (there are: {have})"
-        )
-    return found[0]
+    try:
+        path = syllabus.get(number_or_name).solution_in(solutions_dir)
+    except syllabus.UnknownNotebook as e:
+        raise SpecError(f"no solution notebook for assignment {number_or_name!r}: {e}") from None
+    if not path.is_file():
+        have = ", ".join(p.name for p in sorted(Path(solutions_dir).glob("*.ipynb"))) or "none"
+        raise SpecError(f"no solution notebook for assignment {number_or_name!r}: {solutions_dir} has no {path.name} "
+                        f"(it has: {have})")
+    return path
 
 
 def guess_assignment(submission: Path, text: str | None) -> str | None:
@@ -288,5 +287,5 @@ def guess_assignment(submission: Path, text: str | None) -> str | None:
         m = re.search(r"setup_notebook\(\s*\\?[\"'](\d{2})_", text)
         if m:
             return m.group(1)
-    m = re.match(r"(\d{2})_", Path(submission).name)
-    return m.group(1) if m else None
+    notebook = syllabus.of_file(submission)
+    return notebook.number if notebook else None
