@@ -40,3 +40,19 @@ def add_grading(ap: argparse.ArgumentParser, assignment_help: str, profile: str 
     ap.add_argument("--no-execute", action="store_true", help="skip running the notebook top to bottom (tests only)")
     ap.add_argument("--hidden-visibility", choices=VISIBILITIES, default="visible",
                     help="Gradescope's visibility of the hidden tests' results (default: visible)")
+
+
+LMS_SYSTEMS = ("canvas", "moodle")
+
+
+def add_lms(ap: argparse.ArgumentParser) -> None:
+    """``--lms canvas|moodle``, ``--roster FILE`` and ``--lms-assignment NN=TITLE``: also write
+    ``DIR/gradebook-<lms>.csv`` in that system's import format (``course_utils.grade.lms``)."""
+    ap.add_argument("--lms", choices=LMS_SYSTEMS,
+                    help="also write DIR/gradebook-LMS.csv for that system's grade import (docs/tas.md)")
+    ap.add_argument("--roster", metavar="FILE",
+                    help="CSV: student (as in gradebook.csv) and the LMS's identifiers: Canvas: id, sis_user_id, "
+                         "sis_login_id, name, section; Moodle: email, idnumber or username")
+    ap.add_argument("--lms-assignment", action="append", default=[], metavar="NN=TITLE",
+                    help="the LMS column of assignment NN (again for each; default: its name, e.g. 01_jensen_elbo); "
+                         "for Canvas its title and id as Canvas's export writes it, e.g. 'Notebook 1 (4821)'")

@@ -40,11 +40,13 @@ def test_python_dash_m_is_the_same_command_line():
 
 
 def test_shared_options_are_written_once():
-    """--profile, --solutions and the grading options come from course_utils.options, not from each command."""
+    """--profile, --solutions, the grading options and the LMS export's come from course_utils.options, not from each
+    command."""
     for path in ["course_utils/grade/cli.py", "course_utils/grade/batch.py", "course_utils/grade/written.py",
                  "course_utils/slides.py", "tools/build_site.py", "course_utils/cli.py"]:
         text = (ROOT / path).read_text()
-        for option in ('"--profile"', '"--solutions"', '"--hidden-visibility"', '"--no-execute"'):
+        for option in ('"--profile"', '"--solutions"', '"--hidden-visibility"', '"--no-execute"', '"--lms"',
+                       '"--roster"', '"--lms-assignment"'):
             assert option not in text or path == "course_utils/slides.py" and option == '"--no-execute"', (path, option)
 
 

@@ -63,6 +63,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..paths import atomic_write_bytes
+from .cells import csv_cell
 from .core import SOLUTIONS_DIR, grade
 from .execute import execute_notebook
 from .isolation import Isolation, choose
@@ -398,15 +399,6 @@ def gradebook(out: Path, done: list[dict], solutions_dir: Path) -> Path:
     return path
 
 
-def csv_cell(value):
-    """A gradebook cell no spreadsheet reads as a formula: text starting with = + - @ or a tab or carriage return
-    gets a leading apostrophe (as the written pages' download does); numbers stay numbers."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") \
-            and not re.fullmatch(r"-?\d+(\.\d+)?", value):
-        return "'" + value
-    return value
-
-
 def class_summary(out: Path, done: list[dict]) -> str:
     """The score distribution, the exercises most often failed, and their most common hint."""
     if not done:
@@ -580,7 +572,8 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
 def main(argv=None) -> int:
     import argparse
 
-    from ..options import add_grading, add_workers
+    from ..options import add_grading, add_lms, add_workers
+    from . import lms
 
     ap = argparse.ArgumentParser(prog="course grade-batch", description=__doc__.split("\n\n")[0])
     ap.add_argument("submissions", help="a folder of notebooks, nbgrader's course folder, a Gradescope export "
@@ -598,7 +591,13 @@ def main(argv=None) -> int:
     ap.add_argument("--submission-timeout", type=float, metavar="S",
                     help="seconds for everything of one submission, its run and its tests "
                          f"(default {Limits().submission_timeout:g}; its run gets at most half)")
+    add_lms(ap)
     a = ap.parse_args(argv)
+    try:
+        lms.check_options(a.lms, a.roster, a.lms_assignment)  # before any grading
+    except lms.LmsError as e:
+        print(f"grade batch: {e}", file=sys.stderr)
+        return 2
     due = _parse_time(a.due) if a.due else None
     if a.due and due is None:
         print(f"--due {a.due!r} is not a date: use ISO 8601, e.g. 2026-12-01T23:59+01:00", file=sys.stderr)
@@ -612,7 +611,7 @@ def main(argv=None) -> int:
     except BatchError as e:
         print(f"grade batch: {e}", file=sys.stderr)
         return 2
-    return 0
+    return lms.export(a.out, a.lms, a.roster, a.lms_assignment) if a.lms else 0
 
 
 __all__ = ["Submission", "BatchError", "discover", "grade_one", "gradebook", "class_summary", "reference_models",
