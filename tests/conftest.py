@@ -1,28 +1,9 @@
+"""The fixtures and hooks every test gets. pytest loads this file; no test imports it (what test modules share that
+is not a fixture is in tests/helpers.py)."""
+
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-
-def _torch_is_pinned() -> bool:
-    import re
-
-    import torch
-
-    pin = re.search(r"^torch==(\S+)", (ROOT / "constraints.txt").read_text(), re.M)
-    return pin is not None and torch.__version__.split("+")[0] == pin.group(1)
-
-
-# A test that compares with what constraints.txt's torch computed (random draws, image resizing) runs only there;
-# course test-matrix runs the suite under other torches too.
-needs_pinned_torch = pytest.mark.skipif(not _torch_is_pinned(), reason="compares with what constraints.txt's torch "
-                                        "computed; another torch draws other random inputs")
 
 # Unit tests never download anything.
 os.environ.setdefault("COURSE_DOWNLOAD", "0")
@@ -44,12 +25,6 @@ def _fresh_check_results():
     checks.reset()
     yield
     checks.reset()
-
-
-def checks_run(check, fn, capsys):
-    """Run a notebook check on ``fn``; return (passed, what it printed)."""
-    ok = check(fn)
-    return bool(ok), capsys.readouterr().out
 
 
 @pytest.fixture(scope="session")

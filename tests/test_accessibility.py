@@ -20,9 +20,9 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ROOT
 from course_utils import a11y, assign, slides
 from course_utils.grade import batch, written
+from helpers import ROOT
 
 SOLUTION01 = ROOT / "solutions" / "01_jensen_elbo.ipynb"
 STUDENT01 = ROOT / "notebooks" / "01_jensen_elbo.ipynb"

@@ -6,9 +6,9 @@ import shutil
 import nbformat
 import pytest
 
-from conftest import ROOT
 from course_utils.assign import generate, problems, solution_cells, student_source
 from course_utils.nbcode import MARKERS, MarkerError
+from helpers import ROOT
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))

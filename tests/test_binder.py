@@ -12,8 +12,8 @@ import tomllib
 
 import nbformat
 
-from conftest import ROOT
 from course_utils.assign import generate
+from helpers import ROOT
 
 BINDER = ROOT / "binder"
 

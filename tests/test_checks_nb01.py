@@ -6,10 +6,10 @@ import sys
 import pytest
 import torch
 
-from conftest import checks_run as _run
 from course_utils import checks
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.checks import nb01
+from helpers import checks_run as _run
 
 SOL = solution_namespace(SOLUTIONS_DIR / "01_jensen_elbo.ipynb")
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import checks_run as _run
 from course_utils import checks
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.checks import nb02
+from helpers import checks_run as _run
 
 SOL = solution_namespace(SOLUTIONS_DIR / "02_autoencoders.ipynb")
 

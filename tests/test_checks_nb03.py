@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import checks_run as _run
 from course_utils import checks
 from course_utils.assign import SOLUTIONS_DIR, solution_cells, solution_namespace
 from course_utils.checks import nb03
+from helpers import checks_run as _run
 
 PATH = SOLUTIONS_DIR / "03_vae.ipynb"
 SOL = solution_namespace(PATH)

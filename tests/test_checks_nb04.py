@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import checks_run as _run
 from course_utils import checks
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.checks import nb04
+from helpers import checks_run as _run
 
 SOL = solution_namespace(SOLUTIONS_DIR / "04_simclr.ipynb")
 

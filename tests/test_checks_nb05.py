@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import checks_run as _run
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.checks import nb05
+from helpers import checks_run as _run
 
 SOL = solution_namespace(SOLUTIONS_DIR / "05_mae.ipynb")
 NAMES = ["patchify", "unpatchify", "random_masking", "masked_mse_loss"]

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from conftest import ROOT
 from course_utils import cli, testing
+from helpers import ROOT
 
 
 def test_the_help_lists_every_command_once(capsys):

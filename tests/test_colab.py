@@ -13,9 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT
 from course_utils import assign, colab
 from course_utils.nbcode import strip_magics
+from helpers import ROOT
 
 REPO = "https://github.com/some-university/ssl-course"  # an address of the right shape, for the tests
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))

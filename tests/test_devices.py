@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import checks_run as _run
 from course_utils import checks
 from course_utils.assign import SOLUTIONS_DIR, solution_namespace
 from course_utils.checks import nb02, nb05
+from helpers import checks_run as _run
 
 PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
 

@@ -5,7 +5,7 @@ import tomllib
 
 from packaging.requirements import Requirement
 
-from conftest import ROOT
+from helpers import ROOT
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 DEPS = PROJECT["project"]["dependencies"]

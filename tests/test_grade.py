@@ -12,13 +12,13 @@ import nbformat
 import pytest
 from submissions.mistakes import MISTAKES, in_notebook
 
-from conftest import ROOT
 from course_utils.assign import answered
 from course_utils.grade import Limits, RunnerPool, grade, summary
 from course_utils.grade.cli import main as grade_main
 from course_utils.grade.isolation import choose
 from course_utils.grade.results import gradescope, prairielearn, validate
 from course_utils.grade.spec import SpecError, assignment_paths, load_assignment
+from helpers import ROOT
 
 SOLUTIONS = assignment_paths(ROOT / "solutions")  # the graded ones (06 has no exercises)
 STUDENT = [ROOT / "notebooks" / p.name for p in SOLUTIONS]

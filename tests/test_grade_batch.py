@@ -15,10 +15,10 @@ import pytest
 from submissions.mistakes import MISTAKES
 from test_grade import HIDDEN_LINES, NB01, make_submission
 
-from conftest import ROOT
 from course_utils.grade.batch import BatchError, discover, run_batch
 from course_utils.grade.core import SHARED_MODELS_NOTE
 from course_utils.grade.isolation import choose
+from helpers import ROOT
 
 STUDENT01 = ROOT / "notebooks" / "01_jensen_elbo.ipynb"
 WRONG_ELBO = MISTAKES["ELBO without the entropy H(q)"].source

@@ -9,11 +9,10 @@ import zipfile
 
 import pytest
 
-from conftest import ROOT
 from course_utils.grade.results import validate
+from helpers import ROOT, load_script
 
-sys.path.insert(0, str(ROOT / "grading"))
-import bundles  # noqa: E402
+bundles = load_script("grading/bundles.py")
 
 NB01 = ROOT / "solutions" / "01_jensen_elbo.ipynb"
 

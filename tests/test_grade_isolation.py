@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from test_grade import QUICK, assert_valid, by_exercise, make_submission, outputs
 
-from conftest import ROOT
 from course_utils.grade import RunnerPool, grade, summary
 from course_utils.grade.isolation import IsolationError, choose
 from course_utils.grade.spec import load_assignment
+from helpers import ROOT
 
 CHECKS = ROOT / "course_utils" / "checks" / "nb01.py"
 SOLUTION = ROOT / "solutions" / "01_jensen_elbo.ipynb"

@@ -6,11 +6,11 @@ import nbformat
 import pytest
 from test_grade import NB01, QUICK, assert_valid, make_submission
 
-from conftest import ROOT
 from course_utils.assign import answered, student_notebook
 from course_utils.grade import grade
 from course_utils.grade.results import Results, gradescope, parse_written_name, prairielearn
 from course_utils.grade.spec import SpecError, assignment_paths, load_assignment
+from helpers import ROOT
 
 SPEC01 = load_assignment(NB01)
 

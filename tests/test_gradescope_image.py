@@ -32,10 +32,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT, load_script
 
-sys.path.insert(0, str(ROOT / "grading"))
-import bundles  # noqa: E402
+bundles = load_script("grading/bundles.py")
 
 IMAGE_PYTHON = Path("/usr/bin/python3.11")
 pytestmark = [

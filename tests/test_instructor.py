@@ -8,11 +8,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT
 from course_utils import instructor
 from course_utils.assign import answered, student_notebook
 from course_utils.nbcode import INSTRUCTOR_TAG, is_instructor_note
 from course_utils.stored import cases_path
+from helpers import ROOT
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 

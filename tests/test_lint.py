@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 PATHS = ["conftest.py", "course_utils", "tests", "tools", "benchmarks", "solutions", "notebooks"]
 

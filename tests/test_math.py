@@ -21,8 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT
 from course_utils.paths import cache_dir
+from helpers import ROOT
 
 MATHJAX_FULL = "mathjax-full@3.2.2"
 NOTEBOOKS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")) + sorted(

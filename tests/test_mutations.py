@@ -11,8 +11,8 @@ import pytest
 from submissions.mistakes import CORRECT, MUTANTS
 from test_grade import assert_valid, by_exercise, make_submission, outputs
 
-from conftest import ROOT
 from course_utils.grade import Limits, grade, summary
+from helpers import ROOT
 
 LIMITS = Limits.for_profile("fast", test_timeout=180)
 # Autoencoder mutants that pass its check's 300 training steps (twice a grading, a minute under load): the first one

@@ -25,7 +25,7 @@ import nbformat
 import pytest
 from submissions.mistakes import SUBTLE  # a subtle mistake per assignment, on one exercise
 
-from conftest import ROOT
+from helpers import ROOT
 
 pytestmark = pytest.mark.skipif(os.environ.get("COURSE_NBGRADER") != "1",
                                 reason="runs the real nbgrader (minutes): ./course test-nbgrader")

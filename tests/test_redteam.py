@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from test_grade import NB01, assert_valid, by_exercise, make_submission, outputs
 
-from conftest import ROOT
 from course_utils.grade import Limits, grade, summary
 from course_utils.grade.batch import csv_cell, run_batch
 from course_utils.grade.isolation import choose
+from helpers import ROOT
 
 NAMESPACE = choose().kind == "namespace"
 needs_namespace = pytest.mark.skipif(

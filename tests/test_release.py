@@ -16,7 +16,7 @@ import zipfile
 import pytest
 import yaml
 
-from conftest import ROOT
+from helpers import ROOT
 
 if shutil.which("git") is None:
     pytest.skip("needs git", allow_module_level=True)

@@ -10,10 +10,10 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, needs_pinned_torch
 from course_utils import capstone as cs
 from course_utils.released import load_released, manifest
 from course_utils.simclr import Encoder, SimCLRModel
+from helpers import ROOT, load_script, needs_pinned_torch
 
 
 def test_a_simclr_trained_by_the_tool_is_released_and_loads_in_notebooks_04_and_06(tmp_path):
@@ -71,9 +71,7 @@ def test_notebook_06_full_profile_finds_a_release_for_every_run_it_would_train(t
     """The full profile of notebook 06 runs from released checkpoints: for every pretraining variant and every
     supervised / fine-tuning run, the notebook's own functions (read as tools/release_capstone.py reads them) find
     a release of that very run, train nothing, and reproduce the accuracy its manifest records."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import release_capstone as rc
-
+    rc = load_script("tools/release_capstone.py")
     from course_utils.released import is_released
 
     if not is_released("simclr-n60000"):

@@ -152,11 +152,11 @@ def test_load_released_model_casts_verifies_and_reports_a_mismatch_one_way(relea
 @pytest.mark.parametrize("name", ["ae", "dae", "vae", "simclr", "mae", "supervised"])
 def test_the_shipped_checkpoints_verify_and_load_in_their_notebooks_calls(name, tmp_cache, monkeypatch):
     """What COURSE_CHECKPOINTS=released does in notebooks 02-05: the released model, no training."""
-    from conftest import ROOT
     from course_utils import capstone as cs
     from course_utils.assign import solution_namespace
     from course_utils.models import MLPVAE
     from course_utils.simclr import SimCLRModel
+    from helpers import ROOT
 
     if not released.is_released(name):
         pytest.skip(f"{name} is not released")

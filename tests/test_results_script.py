@@ -1,17 +1,12 @@
 """benchmarks/results.py: its AUROC and what RESULTS.md links (the measurements themselves are never tests)."""
 
-import importlib.util
-
 import torch
 
-from conftest import ROOT
+from helpers import ROOT, load_script
 
 
 def _results():
-    spec = importlib.util.spec_from_file_location("results", ROOT / "benchmarks" / "results.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/results.py")
 
 
 def test_auroc_is_the_probability_that_an_outlier_scores_lower():

@@ -4,8 +4,8 @@ import ast
 
 import pytest
 
-from conftest import ROOT
 from course_utils import settings
+from helpers import ROOT
 
 _NAMES = ("environ", "environb", "getenv", "getenvb")
 _WRITES = ("update", "setdefault", "pop", "clear")  # a write, as a statement of its own (its value unused)

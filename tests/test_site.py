@@ -1,18 +1,13 @@
 """The course website (tools/build_site.py, ./course site): landing page from the notebooks, failures fail it."""
 
-import importlib.util
 import re
-import sys
 
 import nbformat
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT, load_script
 
-_spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
-site = importlib.util.module_from_spec(_spec)
-sys.modules["build_site"] = site  # dataclasses look their module up
-_spec.loader.exec_module(site)
+site = load_script("tools/build_site.py")
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 
@@ -79,8 +74,7 @@ def test_the_site_builds_with_notebook_01_executed(tmp_path, web_assets):
 def test_the_student_site_holds_no_solution_hidden_test_or_solution_page(tmp_path, web_assets):
     import html
 
-    sys.path.insert(0, str(ROOT / "grading"))
-    import bundles
+    bundles = load_script("grading/bundles.py")
     out = tmp_path / "student"
     notebooks = site.build(out, with_solutions=False)
     assert not (out / "solutions").exists() and not any(n.executed for n in notebooks)

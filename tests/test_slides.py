@@ -5,32 +5,20 @@ its figures, and gives no solution code or hidden test away; the student site ho
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import re
-import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import ROOT
 from course_utils import slides
+from helpers import ROOT, load_script
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = ROOT / "artifacts" / "slides"
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-sys.path.insert(0, str(ROOT / "grading"))
-import bundles  # noqa: E402
+bundles = load_script("grading/bundles.py")
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
@@ -119,7 +107,7 @@ def test_every_deck_builds_and_gives_no_code_or_hidden_test_away(decks):
 
 def test_a_deck_opens_offline_with_math_typeset_and_figures(decks):
     out, built = decks
-    browser_test = _load("browser_for_slides", ROOT / "tests" / "e2e" / "test_browser.py")
+    browser_test = load_script("tests/e2e/test_browser.py", "browser_for_slides")
     chromium = browser_test.ensure_chromium()
     from playwright.sync_api import sync_playwright
 

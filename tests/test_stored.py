@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import needs_pinned_torch
 from course_utils import checks, storage, stored
 from course_utils.tolerances import (
     IMG,
@@ -23,6 +22,7 @@ from course_utils.tolerances import (
     spread_note,
     trained,
 )
+from helpers import needs_pinned_torch
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL = re.compile(r'computed_or_stored\(\s*(?:NB|"(\d\d_\w+)")\s*,\s*"(\w+)"')

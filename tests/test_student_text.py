@@ -15,7 +15,7 @@ import nbformat
 import pytest
 import torch
 
-from conftest import ROOT
+from helpers import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
 from course_utils import syllabus
+from helpers import ROOT
 
 
 def test_the_registry_is_the_notebooks_on_disk():

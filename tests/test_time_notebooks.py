@@ -1,12 +1,8 @@
 """tools/time_notebooks.py's closing table (the timings themselves are measurements, never tests)."""
 
-import importlib.util
+from helpers import load_script
 
-from conftest import ROOT
-
-_spec = importlib.util.spec_from_file_location("time_notebooks", ROOT / "tools" / "time_notebooks.py")
-tn = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tn)
+tn = load_script("tools/time_notebooks.py")
 
 
 def _entry(seconds, **extra):

@@ -13,11 +13,11 @@ import shutil
 import nbformat
 import pytest
 
-from conftest import ROOT
 from course_utils import assign
 from course_utils.grade import written
 from course_utils.grade.cli import main as grade_main
 from course_utils.grade.spec import load_assignment
+from helpers import ROOT, load_script
 
 SOLUTION01 = ROOT / "solutions" / "01_jensen_elbo.ipynb"
 STUDENT01 = ROOT / "notebooks" / "01_jensen_elbo.ipynb"
@@ -182,9 +182,9 @@ def test_a_student_who_handed_in_another_assignment_is_listed(tmp_path, klass):
 
 # ----------------------------------------------------------------------------- in the browser
 def test_the_page_in_a_browser_typesets_runs_nothing_and_downloads_the_scores(klass, tmp_path, web_assets, spec):
-    from test_slides import _load, _requests_outside  # opening a page with the network blocked
+    from test_slides import _requests_outside  # opening a page with the network blocked
 
-    chromium = _load("browser_for_written", ROOT / "tests" / "e2e" / "test_browser.py").ensure_chromium()
+    chromium = load_script("tests/e2e/test_browser.py", "browser_for_written").ensure_chromium()
     from playwright.sync_api import sync_playwright
 
     out = tmp_path / "pages"
