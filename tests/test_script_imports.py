@@ -22,12 +22,16 @@ def _imports(tree):
             yield node, [node.module]
 
 
+def _sys_path(tree) -> list[int]:
+    """Lines that use ``sys.path``: code, not text (a file may mention sys.path in a string)."""
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "path"
+            and isinstance(n.value, ast.Name) and n.value.id == "sys"]
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_a_script_neither_edits_sys_path_nor_imports_another_script(path):
     tree = ast.parse(path.read_text())
-    # code, not text: a script may mention sys.path in a string
-    edits = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "path"
-             and isinstance(n.value, ast.Name) and n.value.id == "sys"]
+    edits = _sys_path(tree)
     assert not edits, f"{path.name} uses sys.path (lines {edits}): import course_utils, which .venv has installed"
     wrong = [(node.lineno, name) for node, names in _imports(tree) for name in names
              if name.split(".")[0] in NOT_IMPORTABLE]
@@ -47,8 +51,7 @@ TESTS = sorted((ROOT / "tests").rglob("*.py"))
 def test_a_test_neither_edits_sys_path_nor_imports_conftest(path):
     """pytest loads conftest.py (fixtures, hooks) itself; what tests share otherwise is in tests/helpers.py."""
     tree = ast.parse(path.read_text())
-    edits = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "path"
-             and isinstance(n.value, ast.Name) and n.value.id == "sys"]
+    edits = _sys_path(tree)
     assert not edits, f"{path.name} uses sys.path (lines {edits}): load a script with helpers.load_script"
     wrong = [node.lineno for node, names in _imports(tree) if "conftest" in names]
     assert not wrong, f"{path.name} imports conftest (lines {wrong}): import what it needs from helpers"
