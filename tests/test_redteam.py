@@ -308,3 +308,68 @@ def test_the_wire_carries_plain_data_only():
     for junk in (b"", b"\xff" * 12, b"\x01\x00\x00\x00\x00\x00\x00\x00{", wire.pack({"x": 1}) + b"tail"):
         with pytest.raises(wire.WireError):
             wire.unpack(junk)
+
+def test_the_report_pipe_takes_json_within_its_limits_and_never_unpickles(tmp_path):
+    """The notebook runner's report pipe (grade.protocol), as the grader reads it: one JSON object a message; a
+    pickle, garbage, the old framing, a message too long, EOF, silence or a sender stopped inside a message is a
+    failure (an exception), never a report, and a stopped sender is killed at the deadline."""
+    import pickle
+    import struct
+    import time
+
+    from course_utils.grade import protocol
+
+    def frame(b: bytes) -> bytes:
+        return struct.pack("!i", len(b)) + b
+
+    def read(data: bytes, timeout=1.0, stall=False):
+        r, w = os.pipe()
+        closed = []
+
+        def kill():  # what the grader does to a runner that stalls: its write end closes
+            closed.append(True)
+            os.close(w)
+
+        chan = protocol.Channel(r, kill)
+        os.write(w, data)
+        if not stall:
+            kill()
+        try:
+            return chan.recv(timeout)
+        finally:
+            chan.close()
+            if not closed:
+                os.close(w)
+
+    r, w = os.pipe()
+    chan, out = protocol.Channel(r), protocol.sender(w)
+    assert not os.get_inheritable(w)
+    protocol.send(out, {"ev": "kernel", "pid": 7})
+    protocol.send(out, {"ev": "report", "cells": []})
+    out.close()
+    assert chan.recv(5) == {"ev": "kernel", "pid": 7} and chan.recv(5) == {"ev": "report", "cells": []}
+    with pytest.raises(EOFError):
+        chan.recv(5)
+    chan.close()
+
+    planted = tmp_path / "unpickled"
+
+    class Plant:
+        def __reduce__(self):
+            return open, (str(planted), "w")
+
+    for junk in (frame(pickle.dumps(Plant())), frame(b"[1]"), frame(b"\xff"), frame(b"{"), b"\xff\xff\xff\xf0"):
+        with pytest.raises(ValueError):
+            read(junk)
+    assert not planted.exists()
+    for junk in (struct.pack("!i", protocol.MAX_MESSAGE + 1), b"%010d{}" % 2, frame(b"{}")[:5]):
+        with pytest.raises(OSError):  # too long (the old 10-digit framing reads as 808 MB), cut off
+            read(junk)
+    with pytest.raises(EOFError):
+        read(b"")
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        read(b"", stall=True)
+    with pytest.raises(OSError):  # a sender stopped inside a message: killed at the deadline, the read ends
+        read(frame(b'{"ev": "report"}')[:10], stall=True)
+    assert time.monotonic() - t0 < 6

@@ -19,11 +19,12 @@ import os
 import subprocess
 import sys
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .agent import no_dumps
 from .limits import Limits
-from .protocol import Channel, send
+from .protocol import Channel, send, sender
 from .sandbox import Sandbox, kill_group
 
 
@@ -34,42 +35,49 @@ def run_submission(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits) -
     ``nb_path``: the notebook in the sandbox's seed folder (the run works on a copy in its working folder)."""
     import json
 
-    r, w = os.pipe()
-    with open(sandbox.root / "execute.log", "wb") as log:
-        proc = subprocess.Popen(
-            sandbox.command(
-                [
-                    sys.executable,
-                    "-c",  # not -m: the package imports this module first
-                    "import sys; from course_utils.grade.execute import main; sys.exit(main())",
-                    str(sandbox.seed_inside / nb_path.name),
-                    str(w),
-                    "--work",
-                    str(sandbox.work),
-                    "--cache",
-                    str(sandbox.cache),
-                    "--rlimits",
-                    json.dumps(sandbox.rlimits(limits)),
-                    *(["--export", str(sandbox.export_inside)] if sandbox.export is not None else []),
-                    "--cell-timeout",
-                    str(limits.cell_timeout),
-                    "--total-timeout",
-                    str(limits.total_timeout),
-                    "--memory-mb",
-                    str(limits.memory_mb),
-                ],
-                sandbox.work,
-            ),
-            pass_fds=(w,),
-            cwd="/",
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    os.close(w)
-    chan, kernel_pid, report = Channel(r), None, None
+    r, w = os.pipe()  # neither is inherited: pass_fds gives the runner w alone
+    chan = Channel(r)  # owns r from here: chan.close() closes it
+    try:
+        with open(sandbox.root / "execute.log", "wb") as log:
+            proc = subprocess.Popen(
+                sandbox.command(
+                    [
+                        sys.executable,
+                        "-c",  # not -m: the package imports this module first
+                        "import sys; from course_utils.grade.execute import main; sys.exit(main())",
+                        str(sandbox.seed_inside / nb_path.name),
+                        str(w),
+                        "--work",
+                        str(sandbox.work),
+                        "--cache",
+                        str(sandbox.cache),
+                        "--rlimits",
+                        json.dumps(sandbox.rlimits(limits)),
+                        *(["--export", str(sandbox.export_inside)] if sandbox.export is not None else []),
+                        "--cell-timeout",
+                        str(limits.cell_timeout),
+                        "--total-timeout",
+                        str(limits.total_timeout),
+                        "--memory-mb",
+                        str(limits.memory_mb),
+                    ],
+                    sandbox.work,
+                ),
+                pass_fds=(w,),
+                cwd="/",
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+    except BaseException:
+        chan.close()
+        raise
+    finally:
+        os.close(w)  # the runner's copy is the only write end left: its exit is our EOF
+    chan.kill = lambda: kill_group(proc.pid)  # a runner stopped inside a message
+    kernel_pid, report = None, None
     deadline = time.monotonic() + limits.total_timeout + 90
     try:
         while report is None:
@@ -78,7 +86,7 @@ def run_submission(nb_path: Path, sandbox: Sandbox, env: dict, limits: Limits) -
             except TimeoutError:
                 report = {"cells": [], "stopped": f"the notebook did not finish within {limits.total_timeout:g} s"}
                 break
-            except (EOFError, ValueError):
+            except (EOFError, OSError, ValueError):  # the pipe closed, a message cut off, too long or not JSON
                 report = {"cells": [], "stopped": "the notebook runner stopped unexpectedly"}
                 break
             if msg.get("ev") == "kernel":
@@ -154,7 +162,7 @@ def _make_client(nb, cell_timeout: float, path: str):
     )
 
 
-def run(path: str, report_fd: int, cell_timeout: float, total_timeout: float) -> dict:
+def run(path: str, report: Connection, cell_timeout: float, total_timeout: float) -> dict:
     import nbformat
     from nbclient.exceptions import DeadKernelError
 
@@ -165,7 +173,7 @@ def run(path: str, report_fd: int, cell_timeout: float, total_timeout: float) ->
     code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     with client.setup_kernel():
         pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
-        send(report_fd, {"ev": "kernel", "pid": pid})
+        send(report, {"ev": "kernel", "pid": pid})
         for n, (i, cell) in enumerate(code, 1):
             remaining = total_timeout - (time.monotonic() - t0)
             if remaining <= 1:
@@ -221,13 +229,14 @@ def main(argv=None) -> int:
     from .limits import apply_rlimits
 
     no_dumps()  # the kernel (same user) cannot open this process's report pipe through /proc
+    pipe = sender(a.report_fd)  # nor inherit it
     lim = json.loads(a.rlimits)
     if a.memory_mb:
         lim.setdefault("memory_mb", a.memory_mb)
     apply_rlimits(lim)  # the kernel inherits them
     try:
         path = _copy_in(Path(a.notebook), a.work, a.cache)
-        report = run(str(path), a.report_fd, a.cell_timeout, a.total_timeout)
+        report = run(str(path), pipe, a.cell_timeout, a.total_timeout)
     except Exception as e:  # noqa: BLE001 - e.g. a kernel that cannot start
         report = {
             "ev": "report",
@@ -239,7 +248,7 @@ def main(argv=None) -> int:
 
         for f in (Path(a.cache) / "checkpoints").glob("*.pt"):
             shutil.copyfile(f, Path(a.export) / f.name)
-    send(a.report_fd, report)
+    send(pipe, report)
     return 0
 
 

@@ -1,73 +1,62 @@
-"""The pipe protocol between the grader and the processes it starts (the notebook runner, the test runner and its
-children): length-prefixed JSON messages, a ``HEADER``-digit length then the JSON.
+"""The pipe between the grader and the notebook runner it starts in the sandbox (:mod:`.execute`): JSON messages,
+each one :class:`multiprocessing.connection.Connection` block (a 4-byte big-endian length, then the JSON).
 
-:func:`send` and :func:`recv` are the started processes' side (blocking); :class:`Channel` is the grader's, which
-reads with a deadline and treats anything that is not a message as the other side's failure or tampering.
+Only ``send_bytes``, ``recv_bytes(maxlength)`` and ``poll`` are used, never ``send``/``recv``: those unpickle what
+they read, and unpickling bytes from a sandboxed process runs whatever code they name, in the grader.
+
+:func:`sender` and :func:`send` are the started process's side (blocking); :class:`Channel` is the grader's, which
+reads with a deadline and a size cap and treats anything that is not a message as the other side's failure or
+tampering. A ``Connection`` owns its file descriptor: it closes it on ``close()`` or when collected.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import select
-import time
+import threading
+from multiprocessing.connection import Connection
 
-HEADER = 10
-
-
-def send(fd: int, obj) -> None:
-    data = json.dumps(obj).encode()
-    data = f"{len(data):0{HEADER}d}".encode() + data
-    while data:
-        n = os.write(fd, data)
-        data = data[n:]
+MAX_MESSAGE = 64 << 20  # bytes of one message's JSON (a report is a few hundred a cell): more is refused (OSError)
 
 
-def _read_exact(fd: int, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = os.read(fd, n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
+def sender(fd: int) -> Connection:
+    """The started process's end of the pipe whose number it was given; its own children do not inherit it."""
+    os.set_inheritable(fd, False)
+    return Connection(fd, readable=False)
 
 
-def recv(fd: int):
-    n = int(_read_exact(fd, HEADER))
-    return json.loads(_read_exact(fd, n))
+def send(conn: Connection, obj) -> None:
+    conn.send_bytes(json.dumps(obj).encode())
 
 
 class Channel:
-    """Length-prefixed JSON messages read from a pipe, with a deadline."""
+    """The grader's end: JSON objects read from a pipe, with a deadline."""
 
-    def __init__(self, fd: int):
-        self.fd, self.buf = fd, b""
+    def __init__(self, fd: int, kill=None):
+        """``kill()`` ends the sender: called when a message it started does not arrive in time (a sender stopped
+        in the middle of a message), which ends the read with EOF."""
+        self.conn, self.kill = Connection(fd, writable=False), kill
 
-    def recv(self, timeout: float):
-        deadline = time.monotonic() + timeout
-        while True:
-            if len(self.buf) >= HEADER:
-                n = int(self.buf[:HEADER])  # ValueError on garbage: the caller treats it as tampering
-                if len(self.buf) >= HEADER + n:
-                    msg = json.loads(self.buf[HEADER : HEADER + n])
-                    self.buf = self.buf[HEADER + n :]
-                    return msg
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+    def recv(self, timeout: float) -> dict:
+        """One message: TimeoutError, EOFError (the pipe closed), OSError (too long, cut off) or ValueError (not a
+        JSON object) when there is none."""
+        timer = threading.Timer(timeout + 1, self.kill) if self.kill else None
+        if timer:
+            timer.daemon = True
+            timer.start()
+        try:
+            if not self.conn.poll(max(0.0, timeout)):
                 raise TimeoutError
-            ready, _, _ = select.select([self.fd], [], [], remaining)
-            if ready:
-                chunk = os.read(self.fd, 1 << 16)
-                if not chunk:
-                    raise EOFError
-                self.buf += chunk
+            msg = json.loads(self.conn.recv_bytes(MAX_MESSAGE))
+        finally:
+            if timer:
+                timer.cancel()
+        if type(msg) is not dict:
+            raise ValueError("not a message")
+        return msg
 
     def close(self):
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
+        self.conn.close()
 
 
-__all__ = ["HEADER", "send", "recv", "Channel"]
+__all__ = ["MAX_MESSAGE", "sender", "send", "Channel"]
