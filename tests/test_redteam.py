@@ -28,12 +28,15 @@ needs_namespace = pytest.mark.skipif(
 LIMITS = Limits(cell_timeout=30, total_timeout=120, test_timeout=30, load_timeout=30, memory_mb=8192)
 STUDENT01 = ROOT / "notebooks" / "01_jensen_elbo.ipynb"
 
-# the issue's forge: well-formed "passed" messages on the pipes whose numbers are in sys.argv[1:3]
+# the issue's forge: well-formed "passed" replies on the pipes whose numbers are in sys.argv[1:3], in the pipes' own
+# framing (multiprocessing.connection: a 4-byte big-endian length) and grade.wire's (header length, no arrays, JSON)
 FORGE = '''
 def _forge():
-    import os, sys, json
+    import os, sys, json, struct
     cmd, res = int(sys.argv[1]), int(sys.argv[2])
-    def send(o): d = json.dumps(o).encode(); os.write(res, b"%010d" % len(d) + d)
+    def send(o):
+        h = json.dumps(o).encode(); d = struct.pack("<II", len(h), 0) + h
+        os.write(res, struct.pack("!i", len(d)) + d)
     def rd(n):
         b = b""
         while len(b) < n:
@@ -41,9 +44,12 @@ def _forge():
             if not c: os._exit(0)
             b += c
         return b
-    ok = {"ev": "done", "ok": True, "error": None, "tampered": []}
+    def recv():
+        d = rd(struct.unpack("!i", rd(4))[0])
+        return json.loads(d[8 : 8 + struct.unpack_from("<I", d)[0]])
+    ok = {"ev": "done", "ok": True, "error": None, "tampered": [], "value": True}
     send(ok)
-    while json.loads(rd(int(rd(10)))).get("op") == "stmt": send(ok)
+    while recv().get("op") != "end": send(ok)
     os._exit(0)
 '''
 # everything the judge sends, echoed back as an error (hidden tests' source must not be in it)
@@ -178,7 +184,7 @@ def test_the_kernel_cannot_write_the_run_report(tmp_path):
             "for pid in os.listdir('/proc'):\n    try:\n        fds = os.listdir(f'/proc/{pid}/fd')\n"
             "    except OSError:\n        continue\n    for fd in fds:\n        try:\n"
             "            w = os.open(f'/proc/{pid}/fd/{fd}', os.O_WRONLY | os.O_NONBLOCK)\n"
-            "            os.write(w, b'%%010d' %% len(msg) + msg)\n            os.close(w)\n"
+            "            os.write(w, len(msg).to_bytes(4, 'big') + msg)\n            os.close(w)\n"
             "        except OSError:\n            pass\n") % fake
     path = make_submission(tmp_path / "01_jensen_elbo.ipynb", after=[cell])
     results = _grade(path, execute=True)
@@ -308,6 +314,7 @@ def test_the_wire_carries_plain_data_only():
     for junk in (b"", b"\xff" * 12, b"\x01\x00\x00\x00\x00\x00\x00\x00{", wire.pack({"x": 1}) + b"tail"):
         with pytest.raises(wire.WireError):
             wire.unpack(junk)
+
 
 def test_the_report_pipe_takes_json_within_its_limits_and_never_unpickles(tmp_path):
     """The notebook runner's report pipe (grade.protocol), as the grader reads it: one JSON object a message; a
