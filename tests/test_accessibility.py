@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from course_utils import a11y, assign, slides
-from course_utils.grade import batch, written
+from course_utils.grade import written
 from helpers import ROOT
 
 SOLUTION01 = ROOT / "solutions" / "01_jensen_elbo.ipynb"
@@ -94,14 +94,15 @@ def pages(tmp_path_factory, web_assets, executed01):
     shutil.copy(STUDENT01, klass / "bob.ipynb")
     made = written.export("01", klass, out / "written", log=lambda _: None)
     # a feedback page: a public check passed, one failed, a written answer awaiting its grader
-    results = {"tests": [
-        {"name": "Exercise 1: log_marginal (public check)", "score": 2, "max_score": 2, "output": "[PASS] log p(x)"},
-        {"name": "Exercise 2: elbo (public check)", "score": 0, "max_score": 3,
-         "output": "[FAIL] the ELBO is above log p(x): check the sign of the KL term"},
-        {"name": "Written 1: jensen_step (awaiting manual grading)", "score": 0, "max_score": 3, "output": "..."},
-    ], "output": "score 2 of 5\nthe notebook ran in 4.1 s"}
+    from course_utils.grade.results import AWAITING, PUBLIC, WRITTEN, Outcome, Results
+
+    results = Results.of([
+        Outcome(PUBLIC, "log_marginal", 1, 2.0, 2.0, "[PASS] log p(x)"),
+        Outcome(PUBLIC, "elbo", 2, 0.0, 3.0, "[FAIL] the ELBO is above log p(x): check the sign of the KL term"),
+        Outcome(WRITTEN, "jensen_step", 1, 0.0, 3.0, "...", state=AWAITING),
+    ], "score 2 of 5\nthe notebook ran in 4.1 s", 4.1)
     (out / "feedback").mkdir()
-    (out / "feedback" / "feedback.html").write_text(batch.feedback_html("alice", SOLUTION01.stem, results))
+    (out / "feedback" / "feedback.html").write_text(results.feedback_html("alice", SOLUTION01.stem))
     return {
         "site solution": out / "site" / "solutions" / f"{SOLUTION01.stem}.html",
         "course map": out / "site" / "index.html",

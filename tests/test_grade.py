@@ -5,7 +5,6 @@ submissions. Submissions are built here from the real notebooks (see tests/submi
 import json
 import os
 import random
-import re
 import time
 
 import nbformat
@@ -13,10 +12,10 @@ import pytest
 from submissions.mistakes import MISTAKES, in_notebook
 
 from course_utils.assign import answered
-from course_utils.grade import Limits, RunnerPool, grade, summary
+from course_utils.grade import Limits, Results, RunnerPool, grade
 from course_utils.grade.cli import main as grade_main
 from course_utils.grade.isolation import choose
-from course_utils.grade.results import gradescope, prairielearn, validate
+from course_utils.grade.results import HIDDEN, PUBLIC, validate
 from course_utils.grade.spec import SpecError, assignment_paths, load_assignment
 from helpers import ROOT
 
@@ -45,8 +44,9 @@ def _hidden_lines():
 HIDDEN_LINES = _hidden_lines()
 
 
-def assert_valid(results: dict) -> dict:
+def assert_valid(results: dict) -> Results:
     """Gradescope's format, consistent scores, and no hidden test's source anywhere."""
+    results = Results(results)  # a results.json read back holds the same records
     text = json.dumps(results)
     assert json.loads(text) == results
     assert {"score", "execution_time", "output", "tests"} <= set(results)
@@ -55,27 +55,26 @@ def assert_valid(results: dict) -> dict:
         assert {"name", "score", "max_score", "output", "visibility"} <= set(t), t
         assert 0 <= t["score"] <= t["max_score"] + 1e-9, t
         assert t["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
-    assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]), abs=1e-3)
+    assert results["score"] == pytest.approx(sum(o.points for o in results.outcomes() if o.counted), abs=1e-3)
     for line in HIDDEN_LINES:
         assert line not in text, f"a hidden test's source leaked into results.json: {line!r}"
-    validate(gradescope(results), "gradescope")  # what Gradescope and PrairieLearn would read, by their schemas
-    validate(prairielearn(results), "prairielearn")
+    validate(results.gradescope(), "gradescope")  # what Gradescope and PrairieLearn would read, by their schemas
+    validate(results.prairielearn(), "prairielearn")
     return results
 
 
 def by_exercise(results: dict) -> dict:
     """{exercise: (score, max_score)}, public check and hidden tests together."""
     out: dict = {}
-    for t in results["tests"]:
-        m = re.match(r"Exercise \d+: (\w+) \(", t["name"])
-        if m:
-            s, mx = out.get(m.group(1), (0.0, 0.0))
-            out[m.group(1)] = (round(s + t["score"], 4), round(mx + t["max_score"], 4))
+    for o in results.outcomes():
+        if o.kind in (PUBLIC, HIDDEN):
+            s, mx = out.get(o.exercise, (0.0, 0.0))
+            out[o.exercise] = (round(s + o.points, 4), round(mx + o.max_points, 4))
     return out
 
 
 def outputs(results: dict, exercise: str) -> str:
-    return "\n".join(t["output"] for t in results["tests"] if f": {exercise} (" in t["name"])
+    return "\n".join(o.output for o in results.outcomes() if o.exercise == exercise)
 
 
 def make_submission(path, replace=None, before=(), after=(), trim=True, base=NB01, mutate=None) -> "os.PathLike":
@@ -115,7 +114,7 @@ def run(path, execute=False, limits=QUICK, **kw) -> dict:
     t0 = time.monotonic()
     results = grade(path, execute=execute, limits=limits, pool=POOL, **kw)
     results["_seconds"] = time.monotonic() - t0
-    print(summary(results))
+    print(results.summary())
     del results["_seconds"]
     return assert_valid(results)
 
@@ -125,9 +124,26 @@ def run(path, execute=False, limits=QUICK, **kw) -> dict:
 def test_every_solution_scores_full_marks(path):
     spec = load_assignment(path)
     results = run(path, limits=Limits.for_profile("fast"))
-    assert results["score"] == pytest.approx(spec.total_points)
+    assert results["score"] == pytest.approx(spec.core_points)  # the score is the core
     assert f"{spec.n_hidden} hidden tests" in results["output"]
-    assert {u.exercise for u in spec.units} == set(by_exercise(results))
+    assert by_exercise(results) == {u.exercise: (u.points, u.points) for u in spec.units}  # optional ones too
+
+
+def test_optional_exercises_are_graded_and_reported_but_not_in_the_score(tmp_path):
+    path = next(p for p in SOLUTIONS if p.stem.startswith("03_"))
+    spec = load_assignment(path)
+    optional = {u.exercise for u in spec.units if u.optional}
+    assert optional and spec.core_points < spec.total_points
+    wrong = {e: None for e in optional}  # the optional exercises left as the student got them
+    results = assert_valid(run(make_submission(tmp_path / path.name, replace=wrong, base=path),
+                               limits=Limits.for_profile("fast")))
+    assert results["score"] == pytest.approx(spec.core_points)
+    assert {e: p for e, p in by_exercise(results).items() if e in optional} == {
+        u.exercise: (0.0, u.points) for u in spec.units if u.optional}
+    assert "Optional exercises (not in the score): 0 /" in results["output"]
+    gs = results.gradescope()
+    assert {t["tags"][0] for t in gs["tests"] if "optional" in t.get("tags", []) and "written" not in t["tags"]} \
+        == optional
 
 
 @SLOW
@@ -141,7 +157,7 @@ def test_solution_01_run_top_to_bottom_scores_full_marks():
 @pytest.mark.parametrize("path", SOLUTIONS[1:], ids=lambda p: p.stem)
 def test_every_solution_run_top_to_bottom_scores_full_marks(path):
     results = run(path, execute=True, limits=Limits.for_profile("fast"))
-    assert results["score"] == pytest.approx(load_assignment(path).total_points)
+    assert results["score"] == pytest.approx(load_assignment(path).core_points)
 
 
 def test_untouched_student_notebook_scores_zero_with_not_implemented_feedback():
@@ -415,7 +431,7 @@ def crashy(tmp_path_factory):
     seconds = time.monotonic() - t0
     assert rc == 0
     results = assert_valid(json.loads(out.read_text()))
-    print(summary(results))
+    print(results.summary())
     return results, seconds, decoy
 
 

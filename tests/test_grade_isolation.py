@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_grade import QUICK, assert_valid, by_exercise, make_submission, outputs
 
-from course_utils.grade import RunnerPool, grade, summary
+from course_utils.grade import RunnerPool, grade
 from course_utils.grade.isolation import IsolationError, choose
 from course_utils.grade.spec import load_assignment
 from helpers import ROOT
@@ -67,7 +67,7 @@ def guarded():
 
 def _grade(path, **kw):
     results = grade(path, limits=QUICK, **kw)
-    print(summary(results))
+    print(results.summary())
     return assert_valid(results)
 
 

@@ -7,9 +7,9 @@ import jsonschema
 import pytest
 from test_grade import QUICK, make_submission
 
-from course_utils.grade import error_results, grade
+from course_utils.grade import Results, grade
 from course_utils.grade.cli import main as grade_main
-from course_utils.grade.results import gradescope, plain, prairielearn, validate
+from course_utils.grade.results import plain, validate
 
 INJECT = "def elbo(log_joint, q):\n    raise ValueError('<img src=x onerror=alert(1)> **bold** `tick`')\n"
 
@@ -23,7 +23,7 @@ def graded(tmp_path_factory):
 
 
 def test_gradescope_results_are_plain_text_with_status_number_and_tags(graded):
-    doc = gradescope(graded)
+    doc = graded.gradescope()
     validate(doc, "gradescope")
     assert doc["output_format"] == doc["test_output_format"] == "text"
     by_name = {t["name"]: t for t in doc["tests"]}
@@ -38,11 +38,11 @@ def test_gradescope_results_are_plain_text_with_status_number_and_tags(graded):
 
 
 def test_the_hidden_tests_visibility_is_an_option(graded, tmp_path):
-    doc = gradescope(graded, hidden_visibility="after_published")
+    doc = graded.gradescope(hidden_visibility="after_published")
     for t in doc["tests"]:
         assert t["visibility"] == ("after_published" if "(hidden tests)" in t["name"] else "visible"), t["name"]
     with pytest.raises(ValueError, match="after_due_date"):
-        gradescope(graded, hidden_visibility="later")
+        graded.gradescope(hidden_visibility="later")
 
 
 def test_the_cli_writes_prairielearn_results(tmp_path):
@@ -56,24 +56,25 @@ def test_the_cli_writes_prairielearn_results(tmp_path):
 
 
 def test_prairielearn_scores_a_fraction_and_a_grading_failure_is_not_gradable(graded):
-    doc = prairielearn(graded)
+    doc = graded.prairielearn()
     validate(doc, "prairielearn")
     assert doc["gradable"] and 0 < doc["score"] < 1
-    assert doc["score"] == pytest.approx(graded["score"] / sum(t["max_score"] for t in graded["tests"]), abs=1e-6)
-    failed = prairielearn(error_results("the test runner could not start", 3.0, 7.0))
+    assert doc["score"] == pytest.approx(graded["score"] / sum(o.max_points for o in graded.outcomes() if o.counted),
+                                         abs=1e-6)
+    failed = Results.error("the test runner could not start", 3.0, 7.0).prairielearn()
     validate(failed, "prairielearn")
     assert failed["gradable"] is False and failed["score"] == 0 and failed["format_errors"]
 
 
 def test_the_schemas_reject_what_the_platforms_would(graded):
-    doc = gradescope(graded)
+    doc = graded.gradescope()
     for broken in ({**doc, "tests": [{**doc["tests"][0], "visibility": "secret"}]},
                    {**doc, "tests": [{**doc["tests"][0], "score": "7"}]},
                    {k: v for k, v in doc.items() if k != "tests"}):
         with pytest.raises(jsonschema.ValidationError):
             validate(broken, "gradescope")
     with pytest.raises(jsonschema.ValidationError):
-        validate({**prairielearn(graded), "score": 1.5}, "prairielearn")
+        validate({**graded.prairielearn(), "score": 1.5}, "prairielearn")
 
 
 def test_plain_turns_code_spans_into_quotes_only():

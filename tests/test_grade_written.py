@@ -8,7 +8,7 @@ from test_grade import NB01, QUICK, assert_valid, make_submission
 
 from course_utils.assign import answered, student_notebook
 from course_utils.grade import grade
-from course_utils.grade.results import Results, gradescope, parse_written_name, prairielearn
+from course_utils.grade.results import WRITTEN, Results, written_outcomes
 from course_utils.grade.spec import SpecError, assignment_paths, load_assignment
 from helpers import ROOT
 
@@ -16,7 +16,7 @@ SPEC01 = load_assignment(NB01)
 
 
 def _written(results):
-    return {parse_written_name(t["name"])[1]: t for t in results["tests"] if parse_written_name(t["name"])}
+    return {o.exercise: t for o, t in zip(results.outcomes(), results["tests"]) if o.kind == WRITTEN}
 
 
 def test_every_assignment_has_at_least_two_written_questions_with_a_rubric():
@@ -41,11 +41,11 @@ def test_answered_questions_await_manual_grading_and_never_change_the_score(tmp_
     assert "Worth 2 points" in w["jensen_step"]["output"] and "not in the score above" in w["jensen_step"]["output"]
     assert w["gap_is_kl"]["name"].endswith("(not answered)") and "YOUR ANSWER HERE" in w["gap_is_kl"]["output"]
     assert "1 answered, awaiting manual grading (2 points); 1 not answered" in results["output"]
-    doc = gradescope(results)
+    doc = results.gradescope()
     gs = {t["tags"][0]: t for t in doc["tests"] if "written" in t.get("tags", [])}
     assert "status" not in gs["jensen_step"] and gs["gap_is_kl"]["status"] == "failed"  # no verdict yet / a 0
     assert gs["jensen_step"]["number"] == "W1" and gs["jensen_step"]["max_score"] == 0
-    assert prairielearn(results)["score"] == pytest.approx(1.0)  # PrairieLearn's manual points are its own
+    assert results.prairielearn()["score"] == pytest.approx(1.0)  # PrairieLearn's manual points are its own
 
 
 def test_a_deleted_answer_cell_is_not_answered_and_says_how_to_fix_it(tmp_path):
@@ -73,9 +73,7 @@ def test_an_unreadable_notebook_lists_the_written_questions_as_not_answered(tmp_
 def test_the_gradebook_row_has_a_column_per_written_question():
     sol = nbformat.read(NB01, as_version=4)
     nb = answered(sol, {"gap_is_kl": None})
-    from course_utils.grade.results import written_entries
-
-    results = Results(score=7.0, tests=written_entries(SPEC01, nb))
+    results = Results.of(written_outcomes(SPEC01, nb), "", 1.0)
     header = Results.gradebook_header(["elbo"], ["jensen_step", "gap_is_kl"])
     row = dict(zip(header, results.gradebook_row(["elbo"], "ada", "01", None, [], ["jensen_step", "gap_is_kl"])))
     assert (row["jensen_step"], row["gap_is_kl"], row["written_awaiting"], row["written_max"]) == ("awaiting", "0",

@@ -11,7 +11,7 @@ import pytest
 from submissions.mistakes import CORRECT, MUTANTS
 from test_grade import assert_valid, by_exercise, make_submission, outputs
 
-from course_utils.grade import Limits, grade, summary
+from course_utils.grade import Limits, grade
 from helpers import ROOT
 
 LIMITS = Limits.for_profile("fast", test_timeout=180)
@@ -41,7 +41,7 @@ def _grade(tmp_path, notebook: str, answers: dict) -> dict:
     path = make_submission(tmp_path / f"{notebook}.ipynb", replace={ex: m.source for ex, (_, m) in answers.items()},
                            base=ROOT / "solutions" / f"{notebook}.ipynb")
     results = grade(path, execute=False, limits=LIMITS, exercises=list(answers))
-    print(summary(results))
+    print(results.summary())
     return assert_valid(results)
 
 

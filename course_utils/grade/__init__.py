@@ -49,9 +49,9 @@ and memory budget; and, without bubblewrap, reading what the grading user may re
 from .core import grade
 from .limits import Limits
 from .pool import RunnerPool
-from .results import Results, error_results, summary, write_results
+from .results import Outcome, Results
 
-__all__ = ["Limits", "RunnerPool", "Results", "grade", "summary", "write_results", "error_results", "main"]
+__all__ = ["Limits", "RunnerPool", "Outcome", "Results", "grade", "main"]
 
 
 def main(argv=None) -> int:

@@ -44,7 +44,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
-import html
 import io
 import json
 import os
@@ -62,14 +61,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .. import syllabus
 from ..paths import atomic_write_bytes
 from .cells import csv_cell
 from .core import SOLUTIONS_DIR, grade
-from .execute import execute_notebook
+from .execute import run_submission
 from .isolation import Isolation, choose
 from .limits import Limits
 from .pool import RunnerPool
-from .results import AWAITING, Results, parse_test_name, parse_written_name
+from .results import AWAITING, HIDDEN, PUBLIC, Results
 from .sandbox import Sandbox
 from .spec import SpecError, find_solution, guess_assignment, load_assignment
 
@@ -303,39 +303,16 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+RESULTS_VERSION = 2  # done.json's: results.json holds each outcome as a record (results.Outcome)
+
+
 def _done(folder: Path) -> dict | None:
+    """The student's done.json, or None when not graded (or graded by a grader whose results differ in shape)."""
     try:
-        return json.loads((folder / "done.json").read_text())
+        done = json.loads((folder / "done.json").read_text())
     except (OSError, ValueError):
         return None
-
-
-def feedback_html(student: str, notebook: str, results: dict) -> str:
-    """What the student may see: the public checks and how the notebook ran; no hidden test, no score."""
-    e = html.escape
-    rows = []
-    for t in results.get("tests", []):
-        if "(hidden tests)" in t.get("name", "") or t.get("visibility") == "hidden":
-            continue
-        ok = t["score"] >= t["max_score"] - 1e-9
-        wr = parse_written_name(t.get("name", ""))
-        if wr:  # not a verdict: a person grades it
-            ok = None if wr[2] == AWAITING else False
-        cls, mark = {True: ("ok", "&#10003;"), False: ("no", "&#10007;"), None: ("wait", "&#8230;")}[ok]
-        rows.append(f"<section class='{cls}'><h2>{mark} {e(t['name'])}"
-                    f"</h2><pre>{e(str(t.get('output', '')))}</pre></section>")
-    notes = str(results.get("output", "")).splitlines()[1:]  # the first line is the score
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Feedback: {e(notebook)}, {e(student)}</title><style>"
-        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
-        "pre{white-space:pre-wrap;background:#f6f6f6;padding:.6rem}.ok h2{color:#1a7f37}.no h2{color:#b42318}"
-        ".wait h2{color:#6b4f00}h2{font-size:1.05rem}</style></head><body><main>"
-        f"<h1>{e(notebook)}: feedback for {e(student)}</h1>"
-        "<p>The public checks you ran in the notebook. Hidden tests are graded too; their results come with your "
-        "grade.</p>" + "".join(rows) + "<h2>How your notebook ran</h2><pre>" + e("\n".join(notes)) + "</pre>"
-        "</main></body></html>"
-    )
+    return done if done.get("results_version") == RESULTS_VERSION else None
 
 
 def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, execute: bool, limits: Limits,
@@ -358,9 +335,10 @@ def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, 
     notebook = sub.assignment or _guess(sub.path) or sub.path.stem
     doc = results.gradescope(hidden_visibility)
     atomic_write_bytes(folder / "results.json", json.dumps(doc, indent=2).encode())
-    atomic_write_bytes(folder / "feedback.html", feedback_html(sub.student, notebook, results).encode())
+    atomic_write_bytes(folder / "feedback.html", results.feedback_html(sub.student, notebook).encode())
     errors = results.errors()
-    done = {"student": sub.student, "notebook": str(sub.path), "sha256": digest, "assignment": notebook,
+    done = {"results_version": RESULTS_VERSION, "student": sub.student, "notebook": str(sub.path), "sha256": digest,
+            "assignment": notebook,
             "late": sub.late, "score": results.get("score", 0.0), "errors": errors,
             "seconds": round(time.monotonic() - t0, 1)}
     atomic_write_bytes(folder / "done.json", json.dumps(done, indent=2).encode())  # last: now it counts
@@ -368,11 +346,6 @@ def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, 
 
 
 # ----------------------------------------------------------------------------- the class
-def _exercise(name: str) -> str | None:
-    parsed = parse_test_name(name)
-    return parsed[1] if parsed else None
-
-
 def gradebook(out: Path, done: list[dict], solutions_dir: Path) -> Path:
     """``out/gradebook.csv``: a row per student and assignment, each exercise's points, total, late, errors."""
     columns: dict[str, list[str]] = {}
@@ -391,7 +364,7 @@ def gradebook(out: Path, done: list[dict], solutions_dir: Path) -> Path:
     w = csv.writer(buf)
     w.writerow([csv_cell(c) for c in Results.gradebook_header(exercises, written)])
     for d in sorted(done, key=lambda d: (d["assignment"], d["student"])):
-        results = Results(json.loads((out / d["student"] / "results.json").read_text()))
+        results = Results.read(out / d["student"] / "results.json")
         w.writerow([csv_cell(c) for c in results.gradebook_row(exercises, d["student"], d["assignment"],
                                                                   d.get("late"), d.get("errors", []), written)])
     path = out / "gradebook.csv"
@@ -413,17 +386,15 @@ def class_summary(out: Path, done: list[dict]) -> str:
     hints: dict[str, Counter] = {}
     waiting: Counter = Counter()  # written answers a person has to grade, per assignment
     for d in done:
-        results = json.loads((out / d["student"] / "results.json").read_text())
-        waiting.update(d["assignment"] for t in results.get("tests", [])
-                       if (parse_written_name(t["name"]) or ("", "", ""))[2] == AWAITING)
+        outcomes = Results.read(out / d["student"] / "results.json").outcomes()
+        waiting.update(d["assignment"] for o in outcomes if o.state == AWAITING)
         lost = set()
-        for t in results.get("tests", []):
-            ex = _exercise(t["name"])
-            if ex and t["score"] < t["max_score"] - 1e-9:
-                lost.add((d["assignment"], ex))
-                if "(public check)" in t["name"]:
-                    first = next((ln.strip() for ln in str(t.get("output", "")).splitlines() if ln.strip()), "")
-                    hints.setdefault(f"{d['assignment']}: {ex}", Counter())[first[:160]] += 1
+        for o in outcomes:
+            if o.kind in (PUBLIC, HIDDEN) and not o.passed:
+                lost.add((d["assignment"], o.exercise))
+                if o.kind == PUBLIC:
+                    first = next((ln.strip() for ln in o.output.splitlines() if ln.strip()), "")
+                    hints.setdefault(f"{d['assignment']}: {o.exercise}", Counter())[first[:160]] += 1
         failed.update(f"{a}: {e}" for a, e in lost)
     if failed:
         lines.append("most often failed:")
@@ -460,7 +431,7 @@ def reference_models(solution: Path, out: Path, profile: str, limits: Limits, is
         target = sandbox.seed / solution.name
         target.write_bytes(solution.read_bytes())
         os.chmod(target, 0o644)
-        report = execute_notebook(target, sandbox, sandbox.env(profile), limits)
+        report = run_submission(target, sandbox, sandbox.env(profile), limits)
         trained = sorted(f for f in sandbox.export.glob("*.pt") if f.is_file() and not f.is_symlink())
         failed = report.get("stopped") or [f"code cell {c['cell']}: {c.get('ename')}: {c.get('evalue', '')[:100]}"
                                            for c in report.get("cells", []) if c.get("status") == "error"]
@@ -502,10 +473,13 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
     limits = limits or Limits.for_profile(profile)
     layout, subs = discover(Path(submissions), due, work=out / ".unpacked")
     if assignment:
-        key = f"{int(assignment):02d}_" if str(assignment).isdigit() else str(assignment)
+        try:
+            wanted = syllabus.get(assignment).name
+        except syllabus.UnknownNotebook as e:
+            raise BatchError(f"--assignment {assignment}: {e}") from None
         for s in subs:
-            s.assignment = s.assignment or key
-        subs = [s for s in subs if (s.assignment or "").startswith(key.rstrip("_")) or s.assignment == key]
+            s.assignment = s.assignment or wanted
+        subs = [s for s in subs if getattr(syllabus.get(s.assignment, None), "name", None) == wanted]
     for s in subs:  # the hidden tests of every assignment are read now, before any submission code runs
         s.assignment = s.assignment or _guess(s.path)
     names = {}
@@ -615,5 +589,4 @@ def main(argv=None) -> int:
 
 
 __all__ = ["Submission", "BatchError", "discover", "grade_one", "gradebook", "class_summary", "reference_models",
-           "run_batch",
-           "feedback_html", "main"]
+           "run_batch", "main"]

@@ -118,9 +118,6 @@ def _child_of(pid, parent: int) -> bool:
         return False
 
 
-execute_notebook = run_submission  # TEMPORARY: batch.py's import until it says run_submission (issue 34); then delete
-
-
 # ----------------------------------------------------------------------------- the started process
 def _make_client(nb, cell_timeout: float, path: str):
     from nbclient import NotebookClient

@@ -68,6 +68,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import syllabus
 from ..options import LMS_SYSTEMS
 from ..paths import atomic_write_bytes
 from .cells import csv_cell
@@ -252,8 +253,8 @@ def _titles(system: str, assignments: list[str], given: dict[str, str] | None) -
     """Each assignment's column title: its name, or what ``given`` says for it (``01`` or ``01_jensen_elbo``)."""
     out = {a: a for a in assignments}
     for key, title in (given or {}).items():
-        number = f"{int(key):02d}_" if key.isdigit() else None
-        found = [a for a in assignments if a == key or a.startswith(f"{key}_") or (number and a.startswith(number))]
+        notebook = syllabus.get(key, None)
+        found = [a for a in assignments if a == key or (notebook and a == notebook.name)]
         if len(found) != 1:
             raise LmsError(f"--lms-assignment {key}={title}: gradebook.csv has {'no' if not found else 'more than one'}"
                            f" assignment {key} (it has: {', '.join(assignments) or 'none'})")

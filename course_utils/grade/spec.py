@@ -69,6 +69,7 @@ class Unit:
     points: float
     number: int  # 1, 2, ... in notebook order
     statements: list[Statement] = field(default_factory=list)
+    optional: bool = False  # an optional exercise (metadata.course.optional): graded, reported, not in the score
 
     @property
     def public(self) -> list[Statement]:
@@ -93,6 +94,7 @@ class Written:
     prompt: str  # the markdown cell above the answer cell: the question as students read it
     solution: str  # the model answer and the rubric (the solution block of the answer cell)
     stub: str  # the answer cell as students get it ("YOUR ANSWER HERE")
+    optional: bool = False  # an optional question (metadata.course.optional)
 
     def answer(self, nb) -> str | None:
         """The student's answer in the notebook ``nb`` (the markdown cell with this question's grade_id), or None
@@ -123,7 +125,13 @@ class Assignment:
 
     @property
     def total_points(self) -> float:
+        """Every exercise's points, optional ones included (what nbgrader's autograde totals)."""
         return float(sum(u.points for u in self.units))
+
+    @property
+    def core_points(self) -> float:
+        """The points of the core exercises: the autograded score's maximum."""
+        return float(sum(u.points for u in self.units if not u.optional))
 
     @property
     def written_points(self) -> float:
@@ -177,6 +185,12 @@ def split_test_cell(source: str, where: str = "test cell") -> list[Statement]:
     return out
 
 
+def is_optional(cell) -> bool:
+    """Whether ``cell`` belongs to an optional section (``metadata.course.optional``): graded and reported, but not
+    in the score."""
+    return bool((cell.get("metadata", {}).get("course") or {}).get("optional"))
+
+
 def is_written(cell) -> bool:
     """Whether ``cell`` is a written question's answer cell (nbgrader's manually graded answer)."""
     meta = cell.get("metadata", {}).get("nbgrader") or {}
@@ -206,7 +220,7 @@ def _written(path: Path, nb) -> list[Written]:
         prompt = next((c.source for c in reversed(nb.cells[:k]) if c.cell_type == "markdown"
                        and not is_instructor_note(c)), "")
         out.append(Written(name, float(meta["points"]), len(out) + 1, prompt, solution,
-                           student_source(cell.source, "markdown", where)))
+                           student_source(cell.source, "markdown", where), is_optional(cell)))
     return out
 
 
@@ -250,6 +264,7 @@ def load_assignment(path: Path) -> Assignment:
                 float(meta["points"]),
                 len(units) + 1,
                 split_test_cell(cell.source, f"{path.name}: {test_id}"),
+                is_optional(cell),
             )
             if unit.n_checks == 0:
                 raise SpecError(f"{path.name}: {test_id} holds no check and no assert")
