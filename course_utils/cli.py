@@ -361,6 +361,13 @@ def cmd_written(argv: list[str]) -> int:
     return run_main(main, argv)
 
 
+@command("written-import", "the written answers' points (the pages' CSVs) into a graded batch's results and gradebook")
+def cmd_written_import(argv: list[str]) -> int:
+    from .grade.written_import import main
+
+    return run_main(main, argv)
+
+
 @command("slides", "reveal.js decks into build/slides/ (full profile, released checkpoints)")
 def cmd_slides(argv: list[str]) -> int:
     checkout()
@@ -556,8 +563,8 @@ def cmd_release(argv: list[str]) -> int:
 
 GROUPS = {
     "students": ["lab", "setup", "settings"],
-    "instructors and TAs": ["generate", "instructor", "grade", "grade-batch", "written", "slides", "site",
-                            "student-bundle", "gradescope"],
+    "instructors and TAs": ["generate", "instructor", "grade", "grade-batch", "written", "written-import", "slides",
+                            "site", "student-bundle", "gradescope"],
     "tests and maintenance": ["test", "test-kernels", "test-full", "test-nbgrader", "test-matrix", "e2e", "lint",
                               "lock", "release"],
 }
