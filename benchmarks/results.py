@@ -344,6 +344,32 @@ def recorded() -> list[str]:
             [[f"{row['loop']} ({row['images']:,} images)", f"{row['eager']['images_per_s']:,}",
               f"{row['compiled']['images_per_s']:,}", row["compile_seconds"], f"{row['net_saving_seconds']:+}"]
              for row in r["rows"]])
+    for name in ("grade_throughput.json", "grade_throughput_all.json"):
+        if r := recorded_json(name):
+            ours, nb = r["ours"], r.get("nbgrader") or {}
+            lines += table_section(
+                f"Batch grading against nbgrader's autograde (`grade_throughput.py`, {r['when']}, {r['machine']}, "
+                f"{r['workers']} workers; `{name}`):",
+                ["assignments", "submissions", "ours, s", "ours, per hour", "nbgrader, s", "nbgrader, per hour",
+                 "ours / nbgrader"],
+                [[" ".join(r["assignments"]), ours["submissions"], ours["seconds"], ours["per_hour"],
+                  nb.get("seconds", "-"), nb.get("per_hour", "-"),
+                  f"{ours['per_hour'] / nb['per_hour']:.2f}x" if nb.get("per_hour") else "-"]])
+    if r := recorded_json("accessibility.json"):
+        impacts = ["critical", "serious", "moderate", "minor"]
+        lines += table_section(
+            "Accessibility: axe-core's violations over the student and instructor sites, a deck, the written-answer "
+            "and feedback pages (`accessibility.py`; nodes by impact):",
+            ["run", "code", "axe-core", "when", *impacts],
+            [[run, e.get("code", "-"), e.get("axe_core", "-"), e.get("when", "-"),
+              *[e.get("by_impact", {}).get(i, 0) for i in impacts]] for run, e in r.items()])
+    if r := recorded_json("test_matrix.json"):
+        lines += table_section(
+            "Other Pythons and torch versions (`course test-matrix`, `test_matrix.json`):",
+            ["Python", "torch", "versions", "tests", "Colab-like run of 01"],
+            [[e["python"], e["torch"], e["versions"], e["summary"],
+              ("ok" if e["colab"].get("ok") else "failed") + f" in {e['colab']['seconds']} s" if e.get("colab")
+              else "-"] for e in r])
     if r := recorded_json("vae_reference.json"):
         mlp = r.get("mlp_course_pipeline", {})
         lines += ["", f"VAE reference (`vae_reference.py`, {r.get('started', '?')}): pytorch/examples MLP VAE, 10 "
