@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection
 import torch
 
 from . import wire
+from .protocol import recv_bytes
 
 _ERRORS = {n: getattr(__import__("builtins"), n) for n in (
     "AssertionError", "NotImplementedError", "NameError", "TypeError", "ValueError", "RuntimeError", "IndexError",
@@ -96,26 +97,14 @@ class Remote:
         """One message, or :class:`SandboxFailed` (silence, garbage, too large, or the pipe closed)."""
         if self.dead:
             raise SandboxFailed(self.dead)
-        timer = None
-        if timeout > 0:  # a sender that stalls inside a message: the watchdog kills it, which ends the read
-            timer = threading.Timer(timeout + 1, self.kill) if self.kill else None
-            if timer:
-                timer.daemon = True
-                timer.start()
-        try:
-            if not self.res.poll(max(0.0, timeout)):
-                self.fail(f"timed out after {timeout:.0f} s (an infinite loop?)")
-            data = self.res.recv_bytes(wire.MAX_MESSAGE)
-            return wire.unpack(data)
-        except SandboxFailed:
-            raise
+        try:  # a sender that stalls inside a message: the watchdog kills it, which ends the read
+            return wire.unpack(recv_bytes(self.res, timeout, wire.MAX_MESSAGE, self.kill))
+        except TimeoutError:
+            self.fail(f"timed out after {timeout:.0f} s (an infinite loop?)")
         except (EOFError, OSError):
             self.fail("the test process ended (a crash, sys.exit, os._exit or the memory limit?)")
         except wire.WireError:
             self.fail("the test process sent something that is not a reply")
-        finally:
-            if timer:
-                timer.cancel()
 
     def request(self, head: dict, enc: wire.Encoder | None = None) -> tuple[dict, list[bytes]]:
         if self.dead:

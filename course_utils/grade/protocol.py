@@ -29,28 +29,34 @@ def send(conn: Connection, obj) -> None:
     conn.send_bytes(json.dumps(obj).encode())
 
 
+def recv_bytes(conn: Connection, timeout: float, maxlength: int, kill=None) -> bytes:
+    """One message from an untrusted sender, within ``timeout``: TimeoutError (silence), EOFError (the pipe closed)
+    or OSError (longer than ``maxlength``, or cut off) when there is none. ``kill()`` ends the sender; a watchdog
+    calls it when a message it started does not arrive in time (a sender stopped inside a message), which ends the
+    read with EOF. The judge's pipes (:mod:`.judge`) are read through this too."""
+    timer = threading.Timer(timeout + 1, kill) if kill is not None and timeout > 0 else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    try:
+        if not conn.poll(max(0.0, timeout)):
+            raise TimeoutError
+        return conn.recv_bytes(maxlength)
+    finally:
+        if timer:
+            timer.cancel()
+
+
 class Channel:
     """The grader's end: JSON objects read from a pipe, with a deadline."""
 
     def __init__(self, fd: int, kill=None):
-        """``kill()`` ends the sender: called when a message it started does not arrive in time (a sender stopped
-        in the middle of a message), which ends the read with EOF."""
+        """``kill()`` ends the sender (see :func:`recv_bytes`)."""
         self.conn, self.kill = Connection(fd, writable=False), kill
 
     def recv(self, timeout: float) -> dict:
-        """One message: TimeoutError, EOFError (the pipe closed), OSError (too long, cut off) or ValueError (not a
-        JSON object) when there is none."""
-        timer = threading.Timer(timeout + 1, self.kill) if self.kill else None
-        if timer:
-            timer.daemon = True
-            timer.start()
-        try:
-            if not self.conn.poll(max(0.0, timeout)):
-                raise TimeoutError
-            msg = json.loads(self.conn.recv_bytes(MAX_MESSAGE))
-        finally:
-            if timer:
-                timer.cancel()
+        """One message: the errors of :func:`recv_bytes`, or ValueError (not a JSON object)."""
+        msg = json.loads(recv_bytes(self.conn, timeout, MAX_MESSAGE, self.kill))
         if type(msg) is not dict:
             raise ValueError("not a message")
         return msg
@@ -59,4 +65,4 @@ class Channel:
         self.conn.close()
 
 
-__all__ = ["MAX_MESSAGE", "sender", "send", "Channel"]
+__all__ = ["MAX_MESSAGE", "sender", "send", "recv_bytes", "Channel"]
