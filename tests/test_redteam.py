@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_grade import NB01, assert_valid, by_exercise, make_submission, outputs
 
-from course_utils.grade import Limits, grade, summary
+from course_utils.grade import Limits, grade
 from course_utils.grade.batch import csv_cell, run_batch
 from course_utils.grade.isolation import choose
 from helpers import ROOT
@@ -78,7 +78,7 @@ def posterior(log_joint):
 
 def _grade(path, **kw):
     results = grade(path, limits=kw.pop("limits", LIMITS), **kw)
-    print(summary(results))
+    print(results.summary())
     return assert_valid(results)
 
 
