@@ -152,3 +152,10 @@ def test_lms_export_after_the_import_carries_the_grand_total(batch, tmp_path):
     assert main([str(a), "--out", str(batch), "--lms", "moodle", "--roster", str(roster)]) == 0
     rows = {r[0]: r for r in csv.reader((batch / "gradebook-moodle.csv").open())}
     assert rows["ada@uni.example"][1] == "12"  # 7 autograded + 5 written
+
+
+def test_rows_without_points_are_skipped_even_for_students_the_batch_does_not_know(batch, tmp_path):
+    """The pages' CSV lists notebooks they could not show (another assignment, unreadable) without points."""
+    a = _csv(tmp_path / "a.csv", [("ada", "jensen_step", "2", ""), ("zed", "jensen_step", "", "handed in 02")])
+    done = import_written([a], batch, log=lambda *x: None)
+    assert done["imported"] == 1 and done["skipped"] == 1

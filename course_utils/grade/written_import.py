@@ -166,6 +166,9 @@ def import_written(csvs: list[Path], out: Path, prefer: list[Path] = (), solutio
     problems, skipped = [], 0
     grades: dict[str, dict[str, tuple[float, str]]] = {}
     for (student, question), m in sorted(marks.items()):
+        if m.points is None:  # nothing to import (not graded yet, or a notebook the pages could not show)
+            skipped += 1
+            continue
         if student not in students:
             problems.append(f"{m.source}: student {student!r} is not in {out} (graded there: "
                             f"{', '.join(list(students)[:8]) or 'nobody'}{' ...' if len(students) > 8 else ''})")
@@ -180,9 +183,6 @@ def import_written(csvs: list[Path], out: Path, prefer: list[Path] = (), solutio
         if question not in written:
             problems.append(f"{m.source}: {question!r} is not a written question of {students[student]['assignment']}"
                             f" (its questions: {', '.join(written) or 'none'})")
-            continue
-        if m.points is None:
-            skipped += 1
             continue
         worth = written[question].max_points
         if not 0 <= m.points <= worth:
