@@ -159,3 +159,14 @@ def test_rows_without_points_are_skipped_even_for_students_the_batch_does_not_kn
     a = _csv(tmp_path / "a.csv", [("ada", "jensen_step", "2", ""), ("zed", "jensen_step", "", "handed in 02")])
     done = import_written([a], batch, log=lambda *x: None)
     assert done["imported"] == 1 and done["skipped"] == 1
+
+
+def test_the_import_keeps_the_hidden_tests_visibility():
+    """A batch graded with --hidden-visibility after_published keeps it when written points are added."""
+    from course_utils.grade.results import AWAITING, HIDDEN, Outcome
+
+    graded = Results.of([Outcome(HIDDEN, "elbo", 2, 1.0, 2.0, "1 of 2 hidden tests passed."),
+                         Outcome(WRITTEN, "jensen_step", 1, 0.0, 2.0, "...", state=AWAITING)], "01: 1 / 2", 1.0)
+    written = Results(graded.gradescope("after_published")).with_written({"jensen_step": (2.0, "")})
+    assert [t["visibility"] for t in written.gradescope()["tests"]] == ["after_published", "visible"]
+    assert written["score"] == 3.0

@@ -425,9 +425,10 @@ class Results(dict):
         return {k: (_r(p), _r(m)) for k, (p, m) in parts.items()}
 
     # ------------------------------------------------------------------------- the writers
-    def gradescope(self, hidden_visibility: str = "visible") -> dict:
-        """Gradescope's results.json: plain text, each test's status, number and tags, hidden tests' visibility."""
-        if hidden_visibility not in VISIBILITIES:
+    def gradescope(self, hidden_visibility: str | None = None) -> dict:
+        """Gradescope's results.json: plain text, each test's status, number and tags; the hidden tests'
+        visibility is ``hidden_visibility`` (None: as these results hold it)."""
+        if hidden_visibility is not None and hidden_visibility not in VISIBILITIES:
             raise ValueError(f"hidden visibility must be one of {', '.join(VISIBILITIES)}, not {hidden_visibility!r}")
         tests = []
         for o in self.outcomes():
@@ -467,14 +468,14 @@ class Results(dict):
             out["score"] = 0.0
         return out
 
-    def render(self, fmt: str = "gradescope", hidden_visibility: str = "visible") -> dict:
+    def render(self, fmt: str = "gradescope", hidden_visibility: str | None = None) -> dict:
         if fmt == "gradescope":
             return self.gradescope(hidden_visibility)
         if fmt == "prairielearn":
             return self.prairielearn()
         raise ValueError(f"unknown results format {fmt!r}: use one of {', '.join(FORMATS)}")
 
-    def write(self, out: Path, fmt: str = "gradescope", hidden_visibility: str = "visible") -> dict:
+    def write(self, out: Path, fmt: str = "gradescope", hidden_visibility: str | None = None) -> dict:
         """Write these results to ``out`` in ``fmt`` (atomically: a reader sees the old file or the whole new one)."""
         doc = self.render(fmt, hidden_visibility)
         out = Path(out)
