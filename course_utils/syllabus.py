@@ -9,6 +9,8 @@ tests and the tools. Adding a notebook is a line in :data:`NOTEBOOKS` (and, if i
     syllabus.get("02").solution_in(folder)     # folder / "02_autoencoders.ipynb": a solutions folder elsewhere
     syllabus.of_file("02_autoencoders-Copy1.ipynb")   # the notebook a file is a copy of (None: none)
     [nb.name for nb in syllabus.training()]    # the notebooks whose full profile trains models here
+    syllabus.select(["3", "02"])               # [02, 03]: the notebooks a command line names, all for none
+    syllabus.in_folder(folder)                 # the course's notebooks whose file is in folder
 
 The registry knows the notebooks and their file names; where the files are is the caller's argument (the clone's
 ``solutions/`` and ``notebooks/`` by default, the grader's ``--solutions DIR``).
@@ -42,6 +44,10 @@ class Notebook:
 
     def solution_in(self, folder: Path) -> Path:
         """Its solution notebook in ``folder``, a folder of solution notebooks (``--solutions DIR``)."""
+        return self.path_in(folder)
+
+    def path_in(self, folder: Path) -> Path:
+        """Its file in ``folder``, any folder of the course's notebooks (solutions, student notebooks, a copy)."""
         return Path(folder) / self.filename
 
     def student(self, root: Path = REPO_ROOT) -> Path:
@@ -60,6 +66,10 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("05", "05_mae", "Masked autoencoders", True, "nb05", True),
     Notebook("06", "06_when_does_ssl_work", "When does self-supervised learning work?", False, None, False),
 )
+# The lecture's order (supervised recap -> pretext tasks -> AE -> DAE -> VAE -> ELBO -> reparameterization ->
+# contrastive -> SimCLR -> MAE -> Cole et al.): 02 holds the recap, the AE, the DAE and the pretext tasks; 03 the VAE
+# and the reparameterization, around 01's ELBO (docs/lecture.md says where to switch). The slides' index follows it.
+LECTURE_ORDER: tuple[str, ...] = ("02", "03", "01", "04", "05", "06")
 
 
 class UnknownNotebook(KeyError):
@@ -96,6 +106,25 @@ def of_file(path: str | Path) -> Notebook | None:
     return get(m.group(1), None) if m else None
 
 
+def select(keys=()) -> list[Notebook]:
+    """The notebooks ``keys`` name (each as :func:`get` takes it), in the course's order and once each; every
+    notebook when ``keys`` is empty. An unknown key raises :class:`UnknownNotebook`, whose message lists them."""
+    chosen = {get(key) for key in keys}
+    return [nb for nb in NOTEBOOKS if not chosen or nb in chosen]
+
+
+def in_folder(folder: str | Path, notebooks=None) -> list[Notebook]:
+    """The notebooks (of ``notebooks``, default all) whose file is in ``folder``, in the course's order: what a
+    ``solutions/``, ``notebooks/`` or ``--solutions DIR`` holds of the course. Other files there are not asked."""
+    return [nb for nb in (NOTEBOOKS if notebooks is None else notebooks) if nb.path_in(Path(folder)).is_file()]
+
+
+def in_lecture_order() -> list[Notebook]:
+    """The notebooks in the order the lecture takes them (:data:`LECTURE_ORDER`), then any it does not name."""
+    first = [get(number) for number in LECTURE_ORDER]
+    return first + [nb for nb in NOTEBOOKS if nb not in first]
+
+
 def names() -> list[str]:
     return [nb.name for nb in NOTEBOOKS]
 
@@ -114,5 +143,5 @@ def assignments() -> list[Notebook]:
     return [nb for nb in NOTEBOOKS if nb.assignment]
 
 
-__all__ = ["Notebook", "NOTEBOOKS", "UnknownNotebook", "get", "of_file", "names", "training", "with_checks",
-           "assignments"]
+__all__ = ["Notebook", "NOTEBOOKS", "LECTURE_ORDER", "UnknownNotebook", "get", "of_file", "select", "in_folder",
+           "in_lecture_order", "names", "training", "with_checks", "assignments"]

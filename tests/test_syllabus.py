@@ -58,6 +58,22 @@ def test_files_and_folders():
         assert syllabus.of_file(name) is None, name
 
 
+def test_selections_and_folders(tmp_path):
+    assert syllabus.select() == list(syllabus.NOTEBOOKS) == syllabus.select([])
+    assert [nb.number for nb in syllabus.select(["5", "02", "02_autoencoders"])] == ["02", "05"]
+    with pytest.raises(syllabus.UnknownNotebook, match=r"no notebook '42' in the course \(there are: 01_jensen"):
+        syllabus.select(["02", "42"])
+    assert syllabus.in_folder(ROOT / "solutions") == list(syllabus.NOTEBOOKS)
+    (tmp_path / "03_vae.ipynb").write_text("{}")
+    (tmp_path / "99_other.ipynb").write_text("{}")
+    (tmp_path / "01_jensen_elbo-Copy1.ipynb").write_text("{}")
+    assert [nb.name for nb in syllabus.in_folder(tmp_path)] == ["03_vae"]
+    assert syllabus.in_folder(tmp_path, syllabus.training()[:1]) == []
+    assert syllabus.get("03").path_in(tmp_path) == tmp_path / "03_vae.ipynb" == syllabus.get("3").solution_in(tmp_path)
+    order = [nb.number for nb in syllabus.in_lecture_order()]
+    assert order[:3] == ["02", "03", "01"] and sorted(order) == [nb.number for nb in syllabus.NOTEBOOKS]
+
+
 def test_the_grader_asks_the_registry(tmp_path):
     """The grader finds a solution notebook through the registry, in the clone's solutions/ or in --solutions DIR."""
     from course_utils.grade.spec import SpecError, find_solution, guess_assignment
