@@ -82,18 +82,21 @@ def checkout(required: bool = True) -> Path | None:
 
 
 def notebook_paths(root: Path, folder: str, numbers: list[str]) -> list[Path]:
-    """``root/folder/NN_*.ipynb`` for each number (every notebook when none is given)."""
-    if not numbers:
-        return sorted((root / folder).glob("[0-9][0-9]_*.ipynb"))
-    out = []
+    """``root/folder``'s notebook of each number, as the registry names it (every notebook there when none is
+    given)."""
     for n in numbers:
         if not (len(n) == 2 and n.isdigit()):
             raise CourseError(f"{n!r} is not a notebook number: give two digits, e.g. 02")
-        found = sorted((root / folder).glob(f"{n}_*.ipynb"))
-        if not found:
-            raise CourseError(f"there is no notebook {n} in {folder}/")
-        out += found
-    return out
+    try:
+        chosen = syllabus.select(numbers)
+    except syllabus.UnknownNotebook as e:
+        raise CourseError(str(e)) from None
+    if not numbers:
+        return [nb.path_in(root / folder) for nb in syllabus.in_folder(root / folder)]
+    missing = [nb.number for nb in chosen if not nb.path_in(root / folder).is_file()]
+    if missing:
+        raise CourseError(f"there is no notebook {', '.join(missing)} in {folder}/")
+    return [nb.path_in(root / folder) for nb in chosen]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -78,8 +78,10 @@ def test_notebook_numbers():
     assert len(cli.notebook_paths(ROOT, "notebooks", [])) >= 6
     with pytest.raises(cli.CourseError, match="two digits"):
         cli.notebook_paths(ROOT, "notebooks", ["2"])
-    with pytest.raises(cli.CourseError, match="no notebook 99"):
+    with pytest.raises(cli.CourseError, match=r"no notebook '99' in the course \(there are: 01_jensen_elbo, "):
         cli.notebook_paths(ROOT, "notebooks", ["99"])
+    assert [p.name for p in cli.notebook_paths(ROOT, "notebooks", ["05", "02"])] == ["02_autoencoders.ipynb",
+                                                                                      "05_mae.ipynb"]
 
 
 def test_test_kernels_refuses_a_cache_with_checkpoints(tmp_path, capsys):
