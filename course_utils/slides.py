@@ -27,18 +27,14 @@ import sys
 import time
 from pathlib import Path
 
-from . import webassets
-from .assign import solution_paths
+from . import syllabus, webassets
+from .assign import SOLUTIONS_DIR
 from .nbcode import BEGIN_HIDDEN, BEGIN_SOLUTION, is_instructor_note
 from .options import add_notebooks, add_profile
 from .paths import REPO_ROOT
 from .settings import current
 
 OUT = REPO_ROOT / "build" / "slides"
-# The lecture's order (supervised recap -> pretext tasks -> AE -> DAE -> VAE -> ELBO -> reparameterization ->
-# contrastive -> SimCLR -> MAE -> Cole et al.): 02 holds the recap, the AE, the DAE and the pretext tasks; 03 the VAE
-# and the reparameterization, around 01's ELBO (docs/lecture.md says where to switch).
-LECTURE_ORDER = ("02", "03", "01", "04", "05", "06")
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "notes", "skip")
 TEMPLATES = webassets.TEMPLATES  # course_reveal: the reveal template, no CDN import, figures' alt text, AA colours
 
@@ -123,22 +119,25 @@ def deck_html(nb, static: str = "_static") -> str:
 
 
 def solutions(numbers: list[str] | None = None) -> list[Path]:
-    found = solution_paths()
-    if numbers:
-        unknown = sorted(set(numbers) - {p.name[:2] for p in found})
-        if unknown:
-            there = ", ".join(p.name[:2] for p in found)
-            raise SlidesError(f"no solution notebook {', '.join(unknown)} (there are {there})")
-        found = [p for p in found if p.name[:2] in numbers]
-    return found
+    """The solution notebooks of ``numbers`` (every one when none is given), in the course's order."""
+    try:
+        chosen = syllabus.select(numbers or [])
+    except syllabus.UnknownNotebook as e:
+        raise SlidesError(str(e)) from None
+    missing = [nb.filename for nb in chosen if not nb.solution_in(SOLUTIONS_DIR).is_file()]
+    if numbers and missing:
+        raise SlidesError(f"no solution notebook {', '.join(missing)} in {SOLUTIONS_DIR}")
+    return [nb.solution_in(SOLUTIONS_DIR) for nb in syllabus.in_folder(SOLUTIONS_DIR, chosen)]
 
 
 def index_html(decks: list[tuple[Path, str]]) -> str:
-    by_number = {p.name[:2]: (p, note) for p, note in decks}  # p: NN_topic.slides.html
+    """The index of ``decks`` (each ``NN_topic.slides.html`` and how it was run), in the lecture's order
+    (:data:`course_utils.syllabus.LECTURE_ORDER`)."""
+    by_notebook = {syllabus.of_file(p): (p, note) for p, note in decks}
     rows = []
-    for nn in LECTURE_ORDER:
-        if nn in by_number:
-            path, note = by_number[nn]
+    for nb in syllabus.in_lecture_order():
+        if nb in by_notebook:
+            path, note = by_notebook[nb]
             rows.append(f'<li><a href="{path.name}">{html.escape(path.name.split(".")[0])}</a> '
                         f'<small>({html.escape(note)})</small></li>')
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Slides</title></head><body><main>"
@@ -198,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--annotate", action="store_true",
                     help="write the suggested slide type into solution cells that have none, then stop")
     args = ap.parse_args(argv)
-    numbers = [n.zfill(2) for n in args.numbers] or None
+    numbers = args.numbers or None
     try:
         if args.annotate:
             for sol in solutions(numbers):

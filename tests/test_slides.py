@@ -11,10 +11,10 @@ import re
 import nbformat
 import pytest
 
-from course_utils import slides
+from course_utils import slides, syllabus
 from helpers import ROOT, load_script
 
-SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = [nb.solution(ROOT) for nb in syllabus.NOTEBOOKS]
 ARTIFACTS = ROOT / "artifacts" / "slides"
 
 
@@ -34,6 +34,18 @@ def test_every_solution_cell_says_what_the_deck_does_with_it(path):
         if cell.cell_type == "code" and (grader.get("solution") or grader.get("grade")):
             assert kinds[i] == "skip", f"{path.name} cell {i}: an exercise or its test is on a slide"
     assert sum(k in ("slide", "subslide") for k in kinds) >= 4, f"{path.name}: a deck of a few slides at least"
+
+
+def test_the_decks_are_the_registry_s_notebooks_in_the_lecture_s_order(tmp_path):
+    assert slides.solutions() == SOLUTIONS
+    assert slides.solutions(["5", "02"]) == [ROOT / "solutions" / "02_autoencoders.ipynb", ROOT / "solutions" /
+                                             "05_mae.ipynb"]
+    with pytest.raises(slides.SlidesError, match=r"no notebook '42' in the course \(there are: 01_jensen_elbo"):
+        slides.solutions(["42"])
+    decks = [(tmp_path / f"{nb.name}.slides.html", "run") for nb in syllabus.NOTEBOOKS]
+    page = slides.index_html(decks + [(tmp_path / "99_stray.slides.html", "run")])
+    shown = re.findall(r'href="(\d\d)_', page)
+    assert shown == list(syllabus.LECTURE_ORDER) and "99_stray" not in page
 
 
 def test_the_rule_skips_exercises_checks_and_set_up_and_sends_prose_to_the_notes():
@@ -82,7 +94,7 @@ def decks(tmp_path_factory, web_assets):
     """Every deck, notebook 01 executed (fast profile), the others as they are; built once for the module."""
     out = tmp_path_factory.mktemp("slides")
     built = slides.build(out, ["01"], profile="fast", execute=True, checkpoints="cache")
-    built += slides.build(out, [p.name[:2] for p in SOLUTIONS[1:]], execute=False)
+    built += slides.build(out, [nb.number for nb in syllabus.NOTEBOOKS[1:]], execute=False)
     return out, built
 
 
