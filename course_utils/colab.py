@@ -44,6 +44,7 @@ import tomllib
 from pathlib import Path
 from typing import NamedTuple
 
+from . import syllabus
 from .paths import REPO_ROOT
 from .settings import child_environment
 
@@ -288,11 +289,12 @@ def _copy_source(clone: Path, dest: Path) -> None:
 
 
 def _notebook_path(clone: Path, notebook: str) -> Path:
-    matches = sorted((clone / "notebooks").glob(f"{notebook}*.ipynb"))
-    exact = [p for p in matches if p.stem == notebook]
-    if not (exact or len(matches) == 1):
-        raise FileNotFoundError(f"no single student notebook {notebook!r} in {clone / 'notebooks'}")
-    return (exact or matches)[0]
+    """``clone``'s student notebook that the registry names ``notebook`` (``"01"``, ``"01_jensen_elbo"``)."""
+    nb = syllabus.get(notebook, None)
+    if nb is None or not nb.path_in(clone / "notebooks").is_file():
+        raise FileNotFoundError(f"no student notebook {notebook!r} in {clone / 'notebooks'} (the course's: "
+                                f"{', '.join(syllabus.names())})")
+    return nb.path_in(clone / "notebooks")
 
 
 _BUILD_REQUIRES_MET = """import sys, tomllib

@@ -13,13 +13,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import assign, colab
+from course_utils import assign, colab, syllabus
 from course_utils.nbcode import strip_magics
 from helpers import ROOT
 
 REPO = "https://github.com/some-university/ssl-course"  # an address of the right shape, for the tests
-SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
-NOTEBOOKS = SOLUTIONS + sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = [nb.solution(ROOT) for nb in syllabus.NOTEBOOKS]
+NOTEBOOKS = SOLUTIONS + [nb.student(ROOT) for nb in syllabus.NOTEBOOKS]
 OLD_BLOCK = """# >>> Colab: on Google Colab only, get the course package (setup_notebook below does the rest)
 import sys
 
@@ -97,6 +97,16 @@ def test_the_block_installs_the_package_pyproject_names():
 
 
 # ---------------------------------------------------------------------------------------------- badge and block
+
+
+def test_the_simulated_colab_run_finds_its_notebook_through_the_registry(tmp_path):
+    assert colab._notebook_path(ROOT, "1") == colab._notebook_path(ROOT, "01_jensen_elbo") == ROOT / "notebooks" / (
+        "01_jensen_elbo.ipynb")
+    for missing in ("42", "jensen"):
+        with pytest.raises(FileNotFoundError, match=r"no student notebook .* \(the course's: 01_jensen_elbo, "):
+            colab._notebook_path(ROOT, missing)
+    with pytest.raises(FileNotFoundError, match="no student notebook '01'"):
+        colab._notebook_path(tmp_path, "01")
 
 
 def test_the_badges_open_the_student_notebook_on_colab_and_binder():
