@@ -50,7 +50,7 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 
-from course_utils import webassets
+from course_utils import syllabus, webassets
 from course_utils.nbcode import (
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
@@ -95,7 +95,7 @@ class Notebook:
 
     @property
     def number(self) -> str:
-        return self.stem[:2]
+        return syllabus.get(self.stem).number
 
 
 def _markdown_inline(text: str) -> str:
@@ -368,14 +368,16 @@ def build(out: Path = OUT, execute_only: list[str] | None = None, profile: str =
     ``release``: the numbers of the notebooks whose solutions the student site publishes (implies the student
     site): each as :func:`released_solution`, executed unless ``execute_only`` leaves it out, as a page and as a
     notebook to download."""
-    solutions = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
-    if not solutions:
+    present = syllabus.in_folder(ROOT / "solutions")
+    if not present:
         raise SiteError("no solution notebooks in solutions/")
-    release = sorted({r.zfill(2) for r in release or []})
-    unknown = [r for r in release if r not in {p.name[:2] for p in solutions}]
+    solutions = [nb.solution(ROOT) for nb in present]
+    wanted = {r: syllabus.get(r, None) for r in release or []}
+    unknown = sorted(r.strip().zfill(2) for r, nb in wanted.items() if nb not in present)
     if unknown:
         raise SiteError(f"no solution notebook {', '.join(unknown)} to release (solutions/ has "
-                        f"{', '.join(p.name[:2] for p in solutions)})")
+                        f"{', '.join(nb.number for nb in present)})")
+    release = sorted({nb.number for nb in wanted.values()})
     if release:
         with_solutions = False
     if out.exists():
@@ -449,7 +451,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="the student site with these notebooks' solutions, after their deadline (executed; no "
                          "instructor notes, rubrics or hidden tests)")
     args = ap.parse_args(argv)
-    only = [x.strip().zfill(2) for x in args.execute.split(",")] if args.execute else None
+    try:
+        only = [nb.number for nb in syllabus.select(args.execute.split(","))] if args.execute else None
+    except syllabus.UnknownNotebook as e:
+        print(f"site: FAILED: --execute: {e}", file=sys.stderr)
+        return 1
     start = time.monotonic()
     try:
         notebooks = build(args.out, only, args.profile, with_solutions=not args.no_solutions,
