@@ -98,6 +98,14 @@ def get(key: str | int | Path, default=_RAISE) -> Notebook:
     raise UnknownNotebook(f"there is no notebook {key!r} in the course (there are: {known})")
 
 
+def number_in(key: str | int | Path | None) -> str | None:
+    """The notebook number ``key`` starts with, listed here or not: ``"7"``, ``"07_x"``, ``7`` -> ``"07"``;
+    None for a key without one (``"homework"``, ``"123_x"``). For telling another assignment's notebook
+    (``"99_x"``, a number the course may not list) from one that names none; :func:`get` finds a listed one."""
+    m = re.match(r"0*(\d{1,2})(?:_|$)", Path(str(key if key is not None else "").strip()).name.removesuffix(".ipynb"))
+    return f"{int(m.group(1)):02d}" if m else None
+
+
 def of_file(path: str | Path) -> Notebook | None:
     """The notebook a file is a version of, by its name: ``02_autoencoders.ipynb``, a student's
     ``02_autoencoders-Copy1.ipynb`` or ``02_mine.ipynb`` (a notebook's number, then ``_``); None for any other
@@ -143,5 +151,5 @@ def assignments() -> list[Notebook]:
     return [nb for nb in NOTEBOOKS if nb.assignment]
 
 
-__all__ = ["Notebook", "NOTEBOOKS", "LECTURE_ORDER", "UnknownNotebook", "get", "of_file", "select", "in_folder",
-           "in_lecture_order", "names", "training", "with_checks", "assignments"]
+__all__ = ["Notebook", "NOTEBOOKS", "LECTURE_ORDER", "UnknownNotebook", "get", "number_in", "of_file", "select",
+           "in_folder", "in_lecture_order", "names", "training", "with_checks", "assignments"]

@@ -58,6 +58,12 @@ def test_files_and_folders():
         assert syllabus.of_file(name) is None, name
 
 
+def test_numbers_listed_or_not():
+    for key, number in (("7", "07"), (7, "07"), ("07_x", "07"), ("02_autoencoders.ipynb", "02"), ("99_x", "99"),
+                        ("002", "02"), ("homework", None), ("", None), (None, None), ("123_x", None), ("02-x", None)):
+        assert syllabus.number_in(key) == number, key
+
+
 def test_selections_and_folders(tmp_path):
     assert syllabus.select() == list(syllabus.NOTEBOOKS) == syllabus.select([])
     assert [nb.number for nb in syllabus.select(["5", "02", "02_autoencoders"])] == ["02", "05"]

@@ -405,7 +405,7 @@ def class_summary(out: Path, done: list[dict]) -> str:
     if errors:
         lines.append(f"grading errors ({len(errors)}): {', '.join(errors[:10])} (see their results.json)")
     for assignment, n in sorted(waiting.items()):
-        number = assignment.split("_", 1)[0]
+        number = syllabus.number_in(assignment) or assignment
         lines.append(f"written answers awaiting manual grading: {n} in {assignment} (one page per question, every "
                      f"student's answer side by side: ./course written {number} SUBMISSIONS)")
     timed = sorted((d for d in done if not d.get("skipped") and d.get("seconds") is not None),

@@ -121,7 +121,8 @@ class Assignment:
 
     @property
     def number(self) -> str:
-        return self.notebook.split("_", 1)[0]
+        """``"01"``: the number its name starts with (:func:`course_utils.syllabus.number_in`)."""
+        return syllabus.number_in(self.notebook) or self.notebook
 
     @property
     def total_points(self) -> float:
@@ -236,8 +237,10 @@ def is_assignment(path: Path) -> bool:
 
 
 def assignment_paths(solutions_dir: Path) -> list[Path]:
-    """The solution notebooks that are graded assignments, in order."""
-    return [p for p in sorted(Path(solutions_dir).glob("[0-9][0-9]_*.ipynb")) if is_assignment(p)]
+    """The solution notebooks in ``solutions_dir`` that are graded assignments (the registry's
+    :func:`course_utils.syllabus.assignments`, with graded test cells), in the course's order."""
+    listed = syllabus.in_folder(solutions_dir, syllabus.assignments())
+    return [p for p in (nb.solution_in(solutions_dir) for nb in listed) if is_assignment(p)]
 
 
 def load_assignment(path: Path) -> Assignment:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import nbformat
 
+from .. import syllabus
 from ..paths import REPO_ROOT, atomic_write_bytes
 from .batch import BatchError, discover, one_per_student
 from .core import SOLUTIONS_DIR
@@ -111,11 +112,6 @@ class Student:
     problem: str | None = None  # why it is not shown: unreadable, another assignment
 
 
-def _number(key: str | None) -> str | None:
-    m = re.match(r"0*(\d{1,2})(?:_|$)", str(key or ""))
-    return f"{int(m.group(1)):02d}" if m else None
-
-
 def _where(path: Path, roots: list[Path]) -> str:
     for root in roots:
         try:
@@ -157,7 +153,7 @@ def collect(spec: Assignment, submissions: Path, work: Path) -> tuple[str, list[
             text, nb = None, None
             why = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
             problem = f"could not be read as a notebook ({why})"
-        number = _number(guess_assignment(s.path, text)) or _number(s.assignment)
+        number = syllabus.number_in(guess_assignment(s.path, text)) or syllabus.number_in(s.assignment)
         read[id(s)] = (nb, problem, number)
         if number in (None, spec.number):
             s.assignment = spec.notebook
@@ -481,7 +477,7 @@ def with_written(solutions_dir: Path) -> list[str]:
     for path in assignment_paths(solutions_dir):
         try:
             if load_assignment(path).written:
-                out.append(path.name[:2])
+                out.append(syllabus.get(path.stem).number)
         except SpecError:
             continue
     return out
@@ -511,7 +507,7 @@ def load_spec(assignment: str, solutions_dir: Path) -> Assignment:
         path = find_solution(assignment, solutions_dir)
     except SpecError as e:
         raise WrittenError(f"{e}. Of the assignments, {which()}.") from None
-    number = path.name[:2]
+    number = syllabus.get(path.stem).number
     try:
         spec = load_assignment(path)
     except SpecError as e:
