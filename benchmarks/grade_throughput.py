@@ -26,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils import syllabus
 from course_utils.speed import machine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +51,8 @@ def build(folder: Path, assignments: list[str], copies: int) -> list[tuple[str, 
     SUBTLE = subtle_mistakes()  # noqa: N806
 
     made = []
-    for nn in assignments:
-        sol_path = next((ROOT / "solutions").glob(f"{nn}_*.ipynb"))
+    for notebook in syllabus.select(assignments):
+        nn, sol_path = notebook.number, notebook.solution(ROOT)
         sol = nbformat.read(sol_path, as_version=4)
         for i in range(copies):
             kind = ("correct", "untouched", "wrong")[i % 3]
@@ -119,7 +120,7 @@ def nbgrader(made, work: Path) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--copies", type=int, default=20, help="submissions per assignment")
-    ap.add_argument("--assignments", nargs="+", default=["01", "02", "03", "04", "05"])
+    ap.add_argument("--assignments", nargs="+", default=[nb.number for nb in syllabus.assignments()])
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--no-nbgrader", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from course_utils import syllabus
 from course_utils.data import load_data
 from course_utils.profiles import BUDGETS
 from course_utils.speed import machine_peak, native_bf16
@@ -36,7 +37,7 @@ OUT = ROOT / "benchmarks" / "results" / "training_loops.json"
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", choices=sorted(BUDGETS), default="full")
-    ap.add_argument("--notebooks", nargs="*", default=["02", "03", "04", "05"])
+    ap.add_argument("--notebooks", nargs="*", default=[nb.number for nb in syllabus.training()])
     ap.add_argument("--seconds", type=float, default=1.5, help="timing window per variant")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     bf16 = native_bf16("cpu")
     peak_bf16 = machine_peak(dtype=torch.bfloat16) if bf16 else None
     rows = []
-    for loop in loops(args.profile, set(args.notebooks)):
+    for loop in loops(args.profile, {nb.number for nb in syllabus.select(args.notebooks)} if args.notebooks else set()):
         row = {"notebook": loop.notebook, "loop": loop.name, "batch": loop.batch, "images": loop.images}
         # before: float32 and torch's default (per-tensor) optimizer; now: as the notebook runs it (fused optimizer,
         # bf16 autocast where native and where the notebook asks for it); bf16 also where the notebook does not use it

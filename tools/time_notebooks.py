@@ -30,6 +30,7 @@ from pathlib import Path
 import nbformat
 import torch
 
+from course_utils import syllabus
 from course_utils.notebook import cell_seconds, execute_notebook  # the one place that executes a notebook
 from course_utils.speed import machine, machine_peak, native_bf16
 
@@ -60,7 +61,7 @@ def summary(profile: str, rows: list[tuple[str, float | None, dict]]) -> list[st
     lines = [f"{'notebook':<42} {'before':>9} {'now':>9} {'issue 16':>9} {'goal':>7} {'host GFLOP/s':>14}  "
              f"({profile}; seconds)"]
     for key, before, entry in rows:
-        nb = Path(key).name[:2]
+        nb = getattr(syllabus.of_file(key), "number", None)
         goal, issue = GOALS.get(profile, {}).get(nb), ISSUE_16.get(profile, {}).get(nb)
         host = f"{entry['host_matmul_before']:.0f} / {entry['host_matmul_after']:.0f}" if "host_matmul_after" in entry \
             else "-"
