@@ -9,6 +9,8 @@ The units start longest first, so that the last to finish is a short one.
 
 from __future__ import annotations
 
+from course_utils import syllabus
+
 # A hint, from CI's measured durations (`CI_DURATIONS=0 .ci/run`, seconds per unit on 2 cores): a stale hint makes
 # the run slower, never wrong. Units not named start afterwards, in collection order.
 LONGEST_FIRST = (
@@ -23,7 +25,9 @@ def work_unit(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
     folder, _, name = path.rpartition("/")
     if name.endswith(".ipynb") and folder in ("notebooks", "solutions"):
-        return f"notebook-{name[:2]}"
+        notebook = syllabus.of_file(name)
+        if notebook:
+            return f"notebook-{notebook.number}"
     return path
 
 

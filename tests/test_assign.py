@@ -6,6 +6,7 @@ import shutil
 import nbformat
 import pytest
 
+from course_utils import syllabus
 from course_utils.assign import generate, problems, solution_cells, student_source
 from course_utils.nbcode import MARKERS, MarkerError
 from helpers import ROOT
@@ -230,7 +231,7 @@ def test_each_graded_item_is_marked_core_or_optional_as_its_table_row_says(path)
 
 
 def test_the_core_of_01_05_fits_a_course_and_06_is_optional():
-    split = {p.stem[:2]: time_split(nbformat.read(str(p), as_version=4)) for p in SOLUTIONS}
+    split = {syllabus.of_file(p).number: time_split(nbformat.read(str(p), as_version=4)) for p in SOLUTIONS}
     core = {nb: s["core"] for nb, s in split.items() if nb != "06"}
     assert all(c <= CORE_LIMIT_PER_NOTEBOOK for c in core.values()), core
     assert sum(core.values()) <= CORE_LIMIT_01_05, core

@@ -12,6 +12,7 @@ import tomllib
 
 import nbformat
 
+from course_utils import syllabus
 from course_utils.assign import generate
 from helpers import ROOT
 
@@ -46,8 +47,8 @@ def test_every_notebook_links_binder_next_to_colab(tmp_path):
     repo = "https://github.com/some-university/ssl-course"
     shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
     generate(tmp_path / "solutions", tmp_path / "notebooks", repo)
-    paths = sorted((tmp_path / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert [p.name for p in paths] == [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    paths = sorted((tmp_path / "notebooks").glob("*.ipynb"))
+    assert paths == [nb.student(tmp_path) for nb in syllabus.NOTEBOOKS]
     for path in paths:
         first = nbformat.read(path, as_version=4).cells[0].source.split("\n", 1)[0]
         assert "colab.research.google.com/github/some-university/ssl-course/" in first, path.name
@@ -57,7 +58,7 @@ def test_every_notebook_links_binder_next_to_colab(tmp_path):
 
 def test_the_committed_notebooks_link_binder_only_with_colab():
     """Without a public address the committed notebooks have neither badge (no dead links); with one, both."""
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb")):
+    for path in [nb.student(ROOT) for nb in syllabus.NOTEBOOKS] + [nb.solution(ROOT) for nb in syllabus.NOTEBOOKS]:
         first = nbformat.read(path, as_version=4).cells[0].source.split("\n", 1)[0]
         assert ("colab.research.google.com" in first) == ("mybinder.org/v2/gh/" in first), path.name
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import instructor
+from course_utils import instructor, syllabus
 from course_utils.assign import answered, student_notebook
 from course_utils.nbcode import INSTRUCTOR_TAG, is_instructor_note
 from course_utils.stored import cases_path
 from helpers import ROOT
 
-SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = [nb.solution(ROOT) for nb in syllabus.NOTEBOOKS]
 
 
 def _open_questions(nb) -> int:

@@ -21,13 +21,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_utils import syllabus
 from course_utils.paths import cache_dir
 from helpers import ROOT
 
 MATHJAX_FULL = "mathjax-full@3.2.2"
-NOTEBOOKS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")) + sorted(
-    (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
-)
+NOTEBOOKS = [nb.solution(ROOT) for nb in syllabus.NOTEBOOKS] + [nb.student(ROOT) for nb in syllabus.NOTEBOOKS]
 
 CHECKER = r"""
 const fs = require('fs');

@@ -25,6 +25,7 @@ import nbformat
 import pytest
 from submissions.mistakes import SUBTLE  # a subtle mistake per assignment, on one exercise
 
+from course_utils import syllabus
 from helpers import ROOT
 
 pytestmark = pytest.mark.skipif(os.environ.get("COURSE_NBGRADER") != "1",
@@ -128,7 +129,7 @@ def test_autograde_marks_the_solution_the_untouched_and_a_subtle_mistake(nbgrade
 
 
 # ------------------------------------------------------------------------------ instructor notes, nbgrader's defaults
-ALL = [p.stem for p in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))]
+ALL = syllabus.names()
 
 
 def _defaults_only(env, tmp_path):

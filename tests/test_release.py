@@ -16,6 +16,7 @@ import zipfile
 import pytest
 import yaml
 
+from course_utils import syllabus
 from helpers import ROOT
 
 if shutil.which("git") is None:
@@ -83,7 +84,7 @@ def test_a_release_bumps_commits_tags_and_builds(clone):
 
     # the artefacts
     out = clone / "build" / f"release-{version}"
-    stems = sorted(p.stem for p in (clone / "solutions").glob("0[1-5]_*.ipynb"))
+    stems = sorted(nb.name for nb in syllabus.in_folder(clone / "solutions", syllabus.assignments()))
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"ssl-course-student-{version}.zip", f"ssl_course-{version}-py3-none-any.whl"]
         + [f"gradescope-{s}-{version}.zip" for s in stems])

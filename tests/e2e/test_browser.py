@@ -36,8 +36,10 @@ from pathlib import Path
 
 import pytest
 
+from course_utils import syllabus
+
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = [nb.student(ROOT) for nb in syllabus.NOTEBOOKS]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -70,8 +72,7 @@ def selected_notebooks() -> list[Path]:
         return []
     if want == "all":
         return NOTEBOOKS
-    numbers = {w.strip().zfill(2) for w in want.split(",")}
-    return [nb for nb in NOTEBOOKS if nb.name[:2] in numbers]
+    return [nb.student(ROOT) for nb in syllabus.select(want.split(","))]
 
 
 # ---------------------------------------------------------------------------------------------------------------
