@@ -101,11 +101,39 @@ def test_the_grader_asks_the_registry(tmp_path):
     assert guess_assignment(Path("homework.ipynb"), None) is None
 
 
-def test_the_grader_resolves_no_notebook_names_itself():
-    """No f"{int(n):02d}_" or file-name globbing of its own: the grader, the tools and the benchmarks ask syllabus."""
-    offenders = []
-    for path in [*(ROOT / "course_utils" / "grade").glob("*.py"), *(ROOT / "tools").glob("*.py")]:
-        rel = path.relative_to(ROOT).as_posix()
-        if ":02d}_" in path.read_text():
-            offenders.append(rel)
-    assert not offenders, f"ask course_utils.syllabus (get, of_file, Notebook.solution_in): {offenders}"
+# How code finds notebooks by itself: a number formatted into a name, a glob of numbered files, a name's first two
+# characters, a prefix split off a name. Outside syllabus.py, code asks the registry instead.
+RESOLVING_NAMES = (":02d}_", "[0-9][0-9]_", "name[:2]", "stem[:2]", 'split("_", 1)[0]', '_*.ipynb")')
+
+
+def offenders(root: Path) -> list[str]:
+    """``path: pattern`` for each place under ``root``'s course_utils/, tools/, benchmarks/, tests/ and conftest.py
+    that resolves a notebook's name or number itself (:data:`RESOLVING_NAMES`)."""
+    found = []
+    paths = [root / "conftest.py", *(p for d in ("course_utils", "tools", "benchmarks", "tests") for p in
+                                     sorted((root / d).rglob("*.py")))]
+    for path in paths:
+        if path.name == "syllabus.py" and path.parent.name == "course_utils" or path == Path(__file__):
+            continue
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        found += [f"{path.relative_to(root).as_posix()}: {p}" for p in RESOLVING_NAMES if p in text]
+    return found
+
+
+def test_nothing_resolves_notebook_names_itself():
+    """No f"{int(n):02d}_", no glob of numbered files, no name[:2]: the package, the grader, the tools, the
+    benchmarks and the tests ask syllabus (get, of_file, number_in, select, in_folder, Notebook.path_in)."""
+    found = offenders(ROOT)
+    assert not found, f"ask course_utils.syllabus: {found}"
+
+
+def test_the_guard_finds_a_planted_offender(tmp_path):
+    for folder in ("course_utils/grade", "tools", "tests"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "course_utils" / "syllabus.py").write_text('f"{int(n):02d}_"')  # the registry may
+    (tmp_path / "tools" / "ok.py").write_text("from course_utils import syllabus\n")
+    assert offenders(tmp_path) == []
+    (tmp_path / "course_utils" / "grade" / "x.py").write_text('number = path.name[:2]\n')
+    (tmp_path / "tests" / "test_x.py").write_text('NOTEBOOKS = sorted(ROOT.glob("[0-9][0-9]_*.ipynb"))\n')
+    assert offenders(tmp_path) == ["course_utils/grade/x.py: name[:2]", "tests/test_x.py: [0-9][0-9]_",
+                                   'tests/test_x.py: _*.ipynb")']
