@@ -2,7 +2,7 @@
 
     python tools/release_capstone.py                      # train what the cache lacks, then release all
     python tools/release_capstone.py --train-only         # only fill the cache
-    python tools/release_capstone.py variants             # or: classifiers
+    python tools/release_capstone.py variants             # or: classifiers, degraded
 
 Notebook 06 takes its five main encoders from the course's releases (``tools/release_checkpoints.py``). What it
 trains on top of them is released here, each in float16 (half the bytes; the metrics below are measured with the
@@ -15,6 +15,9 @@ float16 weights):
 - **classifiers** (sections 2 and 5): the supervised CNN trained from scratch and the released MAE fine-tuned, on
   each label subset and seed (``supervised-cnn-10class-n100-s0``, ``mae-finetuned-10class-n60000-s0``, and the
   coarse 4-class task's ``supervised-cnn-4class-n100-s0``...). Metric: the test accuracy.
+- **degraded** (section 4): the supervised CNN pretrained on every label of the degraded pretraining images
+  (``supervised-cnn-lowres-10class-n60000-s0``, ``supervised-cnn-noise-...``; "clean" is section 2's run on all
+  labels). Metric: the (clean) test accuracy of the network itself.
 
 The recipe is the notebook's own: this script reads ``solutions/06_when_does_ssl_work.ipynb`` with the grader's
 reader (imports, ``def``, ``class`` and constants; nothing else runs) and calls its ``pretrained``,
@@ -37,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "06_when_does_ssl_work"
 RELEASE_AS = {"SimCLR": "simclr", "AE": "ae"}  # variants: released name = this + variant
 CLASSIFIERS = {"capstone-supervised": "supervised-cnn", "capstone-mae-finetune": "mae-finetuned"}  # cache -> release
+DEGRADED = {"-lowres": "low_resolution", "-noise": "noisy"}  # section 4's supervised pretraining: variant -> function
+DEGRADED_CLASSIFIERS = {f"capstone-supervised{v}": f"supervised-cnn{v}" for v in DEGRADED}
 
 
 def notebook_namespace(profile: str) -> dict:
@@ -61,7 +66,7 @@ def notebook_namespace(profile: str) -> dict:
     solution = nbformat.read(ROOT / "solutions" / f"{NOTEBOOK}.ipynb", as_version=4)
     run_definitions(definitions(solution).cells, ns, NOTEBOOK)
     needed = ("pretrained", "low_resolution", "noisy", "subsets", "supervised_accuracy", "finetuned_mae_accuracy",
-              "PER_CLASS", "SEEDS", "RELEASED_NAME", "WIDTH")
+              "supervised_pretrained", "PER_CLASS", "SEEDS", "RELEASED_NAME", "WIDTH")
     if missing := [n for n in needed if n not in ns]:
         raise SystemExit(f"{NOTEBOOK}.ipynb no longer defines {', '.join(missing)}: update this script")
     ns["your"] = {nb: cs.load_your_code(nb, ROOT / "solutions")
@@ -117,6 +122,15 @@ def train_classifiers(ns: dict) -> None:
               f" ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
+def train_degraded(ns: dict) -> None:
+    """Section 4's supervised pretraining on each degraded copy of the pretraining images."""
+    for variant, fn in DEGRADED.items():
+        t0 = time.perf_counter()
+        ns["supervised_pretrained"](ns[fn](ns["X_pre"]), variant)
+        print(f"supervised CNN{variant}: trained on {len(ns['X_pre']):,} images ({time.perf_counter() - t0:.0f} s)",
+              flush=True)
+
+
 def half_rounded(module):
     """``module`` with its floating weights rounded to float16 and back: what a float16 release will load as."""
     import torch
@@ -160,8 +174,9 @@ def release_variants(ns: dict, done, args) -> None:
         print(f"  released {entry['file']}: {entry['bytes'] / 1e6:.2f} MB", flush=True)
 
 
-def release_classifiers(ns: dict, args) -> None:
-    """Release every classifier run in the cache (the newest of each run), with its test accuracy."""
+def release_classifiers(ns: dict, args, names: dict[str, str] = CLASSIFIERS) -> None:
+    """Release every classifier run in the cache named in ``names`` (cache name -> release prefix; the newest of each
+    run), with its test accuracy."""
     import torch
 
     from course_utils import capstone as cs
@@ -172,7 +187,7 @@ def release_classifiers(ns: dict, args) -> None:
     from course_utils.simclr import Encoder
 
     newest: dict[str, tuple[float, dict]] = {}
-    for cache_name, prefix in CLASSIFIERS.items():
+    for cache_name, prefix in names.items():
         for path in (cache_dir() / "checkpoints").glob(f"{cache_name}-*.pt"):
             payload = torch.load(path, map_location="cpu", weights_only=True)
             if payload.get("name") != cache_name:
@@ -205,7 +220,8 @@ def release_classifiers(ns: dict, args) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", nargs="*", metavar="variants|classifiers", help="what to train and release (default: both)")
+    ap.add_argument("what", nargs="*", metavar="variants|classifiers|degraded",
+                    help="what to train and release (default: all three)")
     step = ap.add_mutually_exclusive_group()
     step.add_argument("--train-only", action="store_true", help="fill the cache; release nothing")
     step.add_argument("--release-only", action="store_true", help="release what the cache holds; train nothing")
@@ -213,9 +229,9 @@ def main(argv=None) -> int:
     ap.add_argument("--hardware", help="where the models trained (default: this machine)")
     ap.add_argument("--released-dir", type=Path, default=None, help="where to write (default: course_utils/released)")
     args = ap.parse_args(argv)
-    args.what = args.what or ["variants", "classifiers"]
-    if unknown := set(args.what) - {"variants", "classifiers"}:
-        ap.error(f"unknown {', '.join(sorted(unknown))}: name variants, classifiers or both")
+    args.what = args.what or ["variants", "classifiers", "degraded"]
+    if unknown := set(args.what) - {"variants", "classifiers", "degraded"}:
+        ap.error(f"unknown {', '.join(sorted(unknown))}: name variants, classifiers or degraded")
     os.environ.setdefault("COURSE_CHECKPOINTS", "auto")
     ns = notebook_namespace(args.profile)
     if "variants" in args.what:
@@ -230,6 +246,11 @@ def main(argv=None) -> int:
             train_classifiers(ns)
         if not args.train_only:
             release_classifiers(ns, args)
+    if "degraded" in args.what:
+        if not args.release_only:
+            train_degraded(ns)
+        if not args.train_only:
+            release_classifiers(ns, args, DEGRADED_CLASSIFIERS)
     return 0
 
 
