@@ -151,3 +151,34 @@ def test_capstone_accuracy_counts_the_matches_as_before():
     y = torch.tensor([0, 1, 1, 1, 0, 0, 2])  # rows 0, 1, 5, 6 are right
     model = nn.Identity()  # no parameters: extract_features runs it on the CPU
     assert capstone.accuracy(model, logits, y) == 4 / 7 == (logits.argmax(1) == y).double().mean().item()
+
+
+def test_linear_probe_is_unchanged_by_per_feature_affine_maps():
+    # few labels in more dimensions than examples, standardized with the pool's statistics: a per-feature x * a + b
+    # of the labelled, test and pool features leaves the converged probe's predictions as they were
+    X, y = _blobs(n_per_class=200, d=40, classes=4, spread=4.0, seed=3)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(2))
+    X, y = X[perm], y[perm]
+    pool, test, ytest = X[:500], X[500:], y[500:]
+    idx = per_class_subset(y[:500], 2, seed=0)
+    base = linear_probe(pool[idx], y[idx], test, ytest, pool=pool)
+    assert base.converged and base.grad_max <= 1e-5 and base.iterations > 0
+    assert base.weight_decay == pytest.approx(6.0 / len(idx))
+    g = torch.Generator().manual_seed(7)
+    for _ in range(4):
+        a = torch.exp(torch.empty(40).uniform_(-2.3, 2.3, generator=g))  # 0.1 to 10
+        b = 5 * torch.randn(40, generator=g)
+        got = linear_probe(pool[idx] * a + b, y[idx], test * a + b, ytest, pool=pool * a + b)
+        assert got.converged
+        assert abs(got.accuracy - base.accuracy) <= 1 / len(ytest)
+        assert (got.predict(test * a + b) != base.predict(test)).sum() <= 1
+
+
+def test_linear_probe_leaves_out_features_constant_in_the_pool():
+    X, y = _blobs(n_per_class=100, d=6, classes=3, spread=1.0, seed=4)
+    X[:, 2] = 0.7  # constant in the pool (and in the training examples)
+    test = X[1::2].clone()
+    test[:, 2] = torch.linspace(-100, 100, len(test))  # ... but not in the test features: it must not matter
+    res = linear_probe(X[::2], y[::2], test, y[1::2], pool=X)
+    assert res.std[2] == float("inf") and res.classifier.weight[:, 2].abs().max() == 0
+    assert res.accuracy == linear_probe(X[::2], y[::2], X[1::2], y[1::2], pool=X).accuracy
