@@ -344,6 +344,20 @@ def recorded() -> list[str]:
             [[f"{row['loop']} ({row['images']:,} images)", f"{row['eager']['images_per_s']:,}",
               f"{row['compiled']['images_per_s']:,}", row["compile_seconds"], f"{row['net_saving_seconds']:+}"]
              for row in r["rows"]])
+    if r := recorded_json("probe_wellposed.json"):
+        before = {(x["features"], x["per_class"], x["seed"]): x for x in r.get("before", {}).get("rows", [])}
+        rows = []
+        for x in r.get("after", {}).get("rows", []):
+            b = before.get((x["features"], x["per_class"], x["seed"]))
+            rows.append([x["features"], x["per_class"] or "all", x["seed"],
+                         b["as is"]["accuracy"] if b else "-",
+                         f"{abs(b['affine_changes_accuracy_by']):.4f}" if b else "-",
+                         x["as is"]["accuracy"], f"{abs(x['affine_changes_accuracy_by']):.4f}",
+                         "yes" if x["as is"]["converged"] else "no"])
+        lines += table_section(
+            f"The linear probe under a per-feature affine map of its inputs (`probe_wellposed.py`, before "
+            f"{r['before']['started']}, after {r['after']['started']}; test accuracy, and how much x*a+b moves it):",
+            ["features", "labels per class", "seed", "before", "moved by", "after", "moved by", "converged"], rows)
     for name in ("grade_throughput.json", "grade_throughput_all.json"):
         if r := recorded_json(name):
             ours, nb = r["ours"], r.get("nbgrader") or {}
