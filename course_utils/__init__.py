@@ -17,7 +17,12 @@ One module per concept:
 
 from . import _lazy_imports  # noqa: F401  (first: it defers an import nothing here needs, 1.4 s of each start)
 
-__version__ = "0.1.0"
+try:  # the version is pyproject.toml's, as installed (``course release`` sets it there alone)
+    from importlib.metadata import PackageNotFoundError, version
+
+    __version__ = version("ssl-course")
+except PackageNotFoundError:  # a checkout on sys.path, never installed
+    __version__ = "unknown"
 
 # The names below are imported when first used (PEP 562), not with the package: they need torch (1.5 s to
 # import), which the grader's own processes (the notebook driver, the command line, the batch) never use.

@@ -36,8 +36,10 @@ def clone(tmp_path):
     _git(repo, "config", "user.name", "Release Test")
     _git(repo, "config", "user.email", "release-test@example.org")
     shutil.copy2(ROOT / "course_utils" / "cli.py", repo / "course_utils" / "cli.py")
-    if _git(repo, "status", "--porcelain"):
-        _git(repo, "commit", "-q", "-m", "the working tree's command line", "--", "course_utils/cli.py")
+    log = repo / "CHANGELOG.md"  # something to release, also right after a release emptied Unreleased
+    log.write_text(log.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n\n- A change for the test.\n", 1))
+    _git(repo, "commit", "-q", "-m", "the working tree's command line, a change to release", "--",
+         "course_utils/cli.py", "CHANGELOG.md")
     return repo
 
 
