@@ -52,14 +52,9 @@ def fused_for_inference(module: nn.Module) -> nn.Module:
 
 def inference_batch_size(module: nn.Module, device: torch.device | str = "cpu") -> int:
     """How many images :func:`extract_features` feeds ``module`` at a time: 128 on a CPU for a convolutional or
-    transformer encoder, whose activations then stay in the CPU's cache, else 512.
-
-    Measured on 2 cores of an Intel Xeon with AMX, bf16 autocast (``benchmarks/inference_batch.py``, recorded in
-    ``benchmarks/results/inference_batch.json``): the course's CNN encoders ran 1.35-1.6x faster fed 128 images than
-    512 (the released SimCLR's f, width 48: 11,300 against 7,150 images/s; width 24: 29,200 against 21,600), and the
-    MAE's ViT classifier 1.18x (4,570 against 3,890), with the same outputs to the bit; the MLP encoders are the other
-    way round (the AE's: 473,000 against 712,000 images/s, a fraction of a second for 70,000 images either way).
-    Notebook 06 in the full profile: 143 s against 156 s, the same printed results."""
+    transformer encoder, whose activations then stay in the CPU's cache, else 512. The outputs are the same to the
+    bit either way; the speeds behind the choice are ``benchmarks/results/inference_batch.json``
+    (``benchmarks/inference_batch.py``)."""
     if torch.device(device).type == "cpu" and any(
         isinstance(m, (nn.Conv2d, nn.TransformerEncoderLayer, nn.MultiheadAttention)) for m in module.modules()
     ):
