@@ -74,7 +74,7 @@ def test_a_release_bumps_commits_tags_and_builds(clone):
     assert _git(clone, "describe", "--exact-match", "HEAD") == f"v{version}"
     assert _git(clone, "cat-file", "-t", f"v{version}") == "tag"  # annotated, with the changelog's section
     message = _git(clone, "tag", "-l", "--format=%(contents)", f"v{version}")
-    assert message.startswith(f"ssl-course {version}") and "release-solutions" in message
+    assert message.startswith(f"ssl-course {version}") and "- A change for the test." in message
 
     # the version, the citation and the changelog
     assert _version(clone) == version
