@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import atomic_write_bytes
+from .cells import cell_text
 from .results import WRITTEN, Results, ResultsError
 
 COLUMNS = ("student", "question", "points", "comment")
@@ -53,14 +54,6 @@ class Mark:
     points: float | None  # None: no points yet
     comment: str
     source: str  # "file.csv, line 3"
-
-
-def _unescape(cell: str) -> str:
-    """A cell as the TA typed it: the pages' download puts an apostrophe before text a spreadsheet would read as a
-    formula (= + - @ tab return); this takes it off again."""
-    if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@", "\t", "\r"):
-        return cell[1:]
-    return cell
 
 
 def read_marks(path: Path) -> list[Mark]:
@@ -81,7 +74,7 @@ def read_marks(path: Path) -> list[Mark]:
         if not any(c.strip() for c in row):
             continue
         row = (row + [""] * 4)[:4]
-        student, question, points, comment = (_unescape(c) for c in row)
+        student, question, points, comment = (cell_text(c) for c in row)
         where = f"{path.name}, line {n}"
         if not student.strip() or not question.strip():
             raise WrittenImportError(f"{where}: a row without a student or a question. Fix the file or download "
