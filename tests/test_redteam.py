@@ -75,6 +75,48 @@ def posterior(log_joint):
     return torch.zeros_like(log_joint).as_subclass(_Liar)
 '''
 
+# the loading child adds torch and checks to the names it reports as defined, and makes its functions look like
+# plain objects: the judge must not let the sandbox's "torch" answer allclose (or its "checks" answer a check)
+HIJACK = '''
+import builtins as _b
+import torch as _torch
+import course_utils.grade.agent as _agent
+
+
+class _Hijack:
+    _agent._State.graded += ["torch", "checks", "math"]
+    _orig = _b.callable
+    _b.callable = lambda o, _c=_orig: False if getattr(o, "_remote_me", False) else _c(o)
+
+
+class _Yes:
+    _remote_me = True
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name.startswith("check_") or name in ("allclose", "equal", "isclose"):
+            return lambda *a, **k: True
+        return getattr(_torch, name)
+
+
+def log_marginal(log_joint):
+    return log_joint[:, 0] * 0 + 123.0
+
+
+def elbo(log_joint, q):
+    return log_joint[:, 0] * 0 + 123.0
+
+
+def posterior(log_joint):
+    return log_joint * 0 + 123.0
+
+
+class _Install:
+    globals()["torch"] = globals()["checks"] = _Yes()
+    log_marginal._remote_me = elbo._remote_me = posterior._remote_me = True
+'''
+
 
 def _grade(path, **kw):
     results = grade(path, limits=kw.pop("limits", LIMITS), **kw)
@@ -92,6 +134,13 @@ def test_forged_replies_echoed_requests_and_lying_tensors_score_nothing(tmp_path
     text = json.dumps(results)
     assert "allclose(" not in text and "assert " not in text  # no test's source came back (assert_valid: none)
 
+
+def test_the_sandbox_cannot_name_what_the_tests_call(tmp_path):
+    """The loading child reports torch and checks as graded names it defined, behind handles whose allclose and
+    check_* say True, with functions that are wrong: the judge keeps its own torch and checks, 0 points."""
+    path = make_submission(tmp_path / "01_jensen_elbo.ipynb", after=[HIJACK])
+    results = _grade(path, execute=False)
+    assert results["score"] == 0, by_exercise(results)
 
 def test_garbage_and_silence_from_the_sandbox_fail_the_test_and_nothing_else(tmp_path):
     garbage = ("def log_marginal(log_joint):\n    import os, sys, time\n"

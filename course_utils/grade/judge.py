@@ -468,8 +468,12 @@ def _alarm(seconds: float):
         signal.signal(signal.SIGALRM, old)
 
 
-def namespace(checks_module: str, remote: Remote, loaded: dict) -> dict:
-    """The tests' namespace: the base modules, the notebook's checks, and a proxy (or data) per graded name."""
+def namespace(checks_module: str, remote: Remote, loaded: dict, graded: list[str]) -> dict:
+    """The tests' namespace: the base modules, the notebook's checks, and a proxy (or data) per graded name.
+
+    Only the assignment's ``graded`` names are taken from the sandbox's list, and never one the namespace already
+    holds: a sandbox that claims ``torch`` or ``checks`` as defined must not put its own object where the tests
+    call ``torch.allclose``."""
     from ..nbcode import base_namespace
 
     ns = base_namespace("__main__")
@@ -477,6 +481,8 @@ def namespace(checks_module: str, remote: Remote, loaded: dict) -> dict:
     kinds = loaded.get("kinds") if type(loaded.get("kinds")) is dict else {}
     values = loaded.get("values") if type(loaded.get("values")) is dict else {}
     for name in loaded.get("defined", []):
+        if name not in graded or name in ns or name.startswith("__"):
+            continue
         kind = kinds.get(name)
         if kind in ("class", "callable"):
             ns[name] = Graded(remote, name, kind)

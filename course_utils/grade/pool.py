@@ -173,7 +173,9 @@ class Runner:
                       "(or `class`) line as it was given, and run its cell without errors.")
         remote = Remote(self.cmd, self.res, time.monotonic() + self.limits.test_timeout, kill=self._kill_sandbox)
         try:
-            ns = namespace(self.assignment.checks_module, remote, _loaded_values(loaded, remote))
+            ns = namespace(self.assignment.checks_module, remote,
+                           _loaded_values(loaded, remote, self.assignment.graded_names),
+                           self.assignment.graded_names)
         except Exception as e:  # noqa: BLE001
             self._drop_runner()
             fail_rest(f"the test process sent something that is not a reply ({type(e).__name__})")
@@ -215,11 +217,11 @@ class Runner:
         return max(1.0, state.get("deadline", float("inf")) - time.monotonic())
 
 
-def _loaded_values(loaded: dict, remote: Remote) -> dict:
-    """The "loaded" message with its data values decoded (untrusted: plain data or handles only)."""
+def _loaded_values(loaded: dict, remote: Remote, graded: list[str]) -> dict:
+    """The "loaded" message with the data values of graded names decoded (untrusted: plain data or handles only)."""
     out = dict(loaded)
     values = loaded.get("values") if type(loaded.get("values")) is dict else {}
-    out["values"] = {k: remote.value(v, loaded.get("_blobs", [])) for k, v in values.items() if type(k) is str}
+    out["values"] = {k: remote.value(v, loaded.get("_blobs", [])) for k, v in values.items() if k in graded}
     return out
 
 
