@@ -431,3 +431,14 @@ def test_the_report_pipe_takes_json_within_its_limits_and_never_unpickles(tmp_pa
         read(frame(b'{"ev": "report"}')[:10], stall=True)
     assert e.type is OSError
     assert time.monotonic() - t0 < 6
+
+
+def test_math_in_a_written_answers_link_cannot_add_attributes_to_the_ta_page():
+    """A written answer puts math (kept out of the Markdown renderer, put back after it) inside a link's and an
+    image's URL, with quotes in it: on the TA's page it stays inside the attribute, never a new one."""
+    from course_utils.grade.written import render_markdown
+
+    out = render_markdown('[x](http://a/$"style="position:fixed;inset:0"onclick="alert(1)$) '
+                          '![$"onerror="alert(1)$](http://b/$"x="$)')
+    assert 'style="' not in out and 'onclick="' not in out and 'x="' not in out, out
+    assert "$&quot;style=&quot;position:fixed" in out

@@ -99,7 +99,8 @@ def render_markdown(text: str) -> str:
         return f"zmath{nonce}n{len(spans) - 1}z"  # letters and digits: nothing Markdown acts on
 
     out = _MARKDOWN(_MATH.sub(protect, text))
-    return re.sub(rf"zmath{nonce}n(\d+)z", lambda m: html.escape(spans[int(m.group(1))], quote=False), out)
+    # quotes escaped too: a placeholder may have landed inside an attribute (a link's or an image's URL)
+    return re.sub(rf"zmath{nonce}n(\d+)z", lambda m: html.escape(spans[int(m.group(1))]), out)
 
 
 # ----------------------------------------------------------------------------- the class
