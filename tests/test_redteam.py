@@ -442,3 +442,14 @@ def test_math_in_a_written_answers_link_cannot_add_attributes_to_the_ta_page():
                           '![$"onerror="alert(1)$](http://b/$"x="$)')
     assert 'style="' not in out and 'onclick="' not in out and 'x="' not in out, out
     assert "$&quot;style=&quot;position:fixed" in out
+
+
+def test_escape_sequences_in_a_submissions_output_do_not_reach_the_tas_terminal(tmp_path):
+    """The public check's output is printed in the terminal of the TA who runs ./course grade: a submission that
+    prints escape sequences (set the clipboard, clear the screen and write "all tests passed") shows them as text."""
+    evil = "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2J\x1b[1;1Hall tests passed\r"
+    path = make_submission(tmp_path / "01_jensen_elbo.ipynb", replace={
+        "log_marginal": f"def log_marginal(log_joint):\n    print({evil!r})\n    return log_joint[:, 0]\n"})
+    summary = _grade(path, execute=False).summary()
+    assert "\\x1b]52;c;" in summary, summary
+    assert not any(ord(c) < 32 and c not in "\n\t" or 0x7f <= ord(c) <= 0x9f for c in summary)

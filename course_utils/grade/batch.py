@@ -69,7 +69,7 @@ from .execute import run_submission
 from .isolation import Isolation, choose
 from .limits import Limits
 from .pool import RunnerPool
-from .results import AWAITING, HIDDEN, PUBLIC, Results
+from .results import AWAITING, HIDDEN, PUBLIC, Results, printable
 from .sandbox import Sandbox
 from .spec import SpecError, find_solution, guess_assignment, load_assignment
 
@@ -415,7 +415,7 @@ def class_summary(out: Path, done: list[dict]) -> str:
     late = [d["student"] for d in done if d.get("late")]
     if late:
         lines.append(f"late ({len(late)}): {', '.join(late[:10])}" + (" ..." if len(late) > 10 else ""))
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # the hints are submissions' output
 
 
 def reference_models(solution: Path, out: Path, profile: str, limits: Limits, isolation: Isolation,
@@ -501,7 +501,7 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
     pooled = isolation.kind == "namespace" or (isolation.kind == "none" and trust)  # user: a runner per student
     log(f"{len(subs)} submissions ({layout} layout) -> {out}, {workers} worker(s); {isolation.kind} isolation")
     for n in notes:
-        log(f"  note: {n}")
+        log(f"  note: {printable(n)}")  # file names are the submitters'
     shared: dict[str, Path | None] = {}
     if models == "shared" and execute:
         for key in sorted({s.assignment for s in subs if s.assignment}):

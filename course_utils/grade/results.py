@@ -111,6 +111,15 @@ def plain(text: str) -> str:
     return re.sub(r"`([^`\n]+)`", r"'\1'", str(text))
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print in a terminal: control characters other than newline and tab (a submission's escape
+    sequences, which could clear the screen, retitle it or set the clipboard) shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
 PUBLIC, HIDDEN, WRITTEN, ERROR = "public check", "hidden tests", "written", "error"
 AWAITING, NOT_ANSWERED, GRADED = "awaiting manual grading", "not answered", "graded"
 
@@ -547,7 +556,7 @@ class Results(dict):
                 lines.append(f"                     {line[:150]}")
         head = str(self.get("output", "")).splitlines()
         total = f"score {self.get('score', 0):g} (in {self.get('execution_time', 0)} s)"
-        return "\n".join(head[:1] + lines + head[1:] + [total])
+        return printable("\n".join(head[:1] + lines + head[1:] + [total]))
 
 
 def _template(name: str):
@@ -570,4 +579,4 @@ def validate(doc: dict, fmt: str = "gradescope") -> None:
 
 __all__ = ["FORMATS", "VISIBILITIES", "GRADESCOPE_SCHEMA", "PRAIRIELEARN_SCHEMA", "SCHEMAS", "Outcome", "Results",
            "ResultsError", "PUBLIC", "HIDDEN", "WRITTEN", "ERROR", "AWAITING", "NOT_ANSWERED", "GRADED", "plain",
-           "unit_outcomes", "written_outcomes", "validate"]
+           "unit_outcomes", "written_outcomes", "validate", "printable"]
