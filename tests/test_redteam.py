@@ -453,3 +453,22 @@ def test_escape_sequences_in_a_submissions_output_do_not_reach_the_tas_terminal(
     summary = _grade(path, execute=False).summary()
     assert "\\x1b]52;c;" in summary, summary
     assert not any(ord(c) < 32 and c not in "\n\t" or 0x7f <= ord(c) <= 0x9f for c in summary)
+
+
+def test_an_array_named_many_times_in_a_reply_is_refused_not_copied():
+    """A reply of one array and a list that names it 100,000 times: copies in the judge, 100,000 times the message
+    (a 256 MB array gets the grader killed for memory, and a batch with it). An array is read once, a second mention
+    refused (here 1 MB named 200 times, so that a grader without the refusal survives the test)."""
+    import torch
+
+    from course_utils.grade import wire
+
+    enc = wire.Encoder()
+    ref = enc(torch.zeros(1 << 17, dtype=torch.float64))
+    head, blobs = wire.unpack(wire.pack({"value": {"l": [ref] * 200}}, enc))
+    with pytest.raises(wire.WireError):
+        wire.Decoder(blobs)(head["value"])
+    pair = wire.Encoder()
+    value = pair((torch.ones(2), torch.ones(2)))  # the same tensor twice is sent twice, and reads back
+    head, blobs = wire.unpack(wire.pack({"value": value}, pair))
+    assert [t.tolist() for t in wire.Decoder(blobs)(head["value"])] == [[1.0, 1.0]] * 2

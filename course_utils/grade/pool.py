@@ -221,7 +221,8 @@ def _loaded_values(loaded: dict, remote: Remote, graded: list[str]) -> dict:
     """The "loaded" message with the data values of graded names decoded (untrusted: plain data or handles only)."""
     out = dict(loaded)
     values = loaded.get("values") if type(loaded.get("values")) is dict else {}
-    out["values"] = {k: remote.value(v, loaded.get("_blobs", [])) for k, v in values.items() if k in graded}
+    pairs = [[k, v] for k, v in values.items() if k in graded]
+    out["values"] = remote.value({"d": pairs}, loaded.get("_blobs", []))  # one decoder: each array read once
     return out
 
 

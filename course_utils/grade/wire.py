@@ -195,11 +195,13 @@ class Decoder:
         grad here)."""
         self.blobs, self.other, self.n, self.leaves = blobs, other, 0, leaves
         self.got: list = []  # every tensor decoded, in order
+        self.used: set[int] = set()  # the blobs decoded: each once (an Encoder writes a blob per tensor)
 
     def tensor(self, d: dict) -> torch.Tensor:
         k = d.get("T")
-        if type(k) is not int or not 0 <= k < len(self.blobs) or type(d.get("dtype")) is not str:
+        if type(k) is not int or not 0 <= k < len(self.blobs) or type(d.get("dtype")) is not str or k in self.used:
             raise WireError("bad array reference")
+        self.used.add(k)  # a blob named a thousand times would be a thousand copies: the reader's memory, not data
         return bytes_tensor(d["dtype"], self.blobs[k])
 
     def __call__(self, v, depth: int = 0):
