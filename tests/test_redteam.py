@@ -18,6 +18,7 @@ from test_grade import NB01, assert_valid, by_exercise, make_submission, outputs
 from course_utils.grade import Limits, grade
 from course_utils.grade.batch import csv_cell, run_batch
 from course_utils.grade.isolation import choose
+from course_utils.grade.results import HIDDEN
 from helpers import ROOT
 
 NAMESPACE = choose().kind == "namespace"
@@ -472,3 +473,17 @@ def test_an_array_named_many_times_in_a_reply_is_refused_not_copied():
     value = pair((torch.ones(2), torch.ones(2)))  # the same tensor twice is sent twice, and reads back
     head, blobs = wire.unpack(wire.pack({"value": value}, pair))
     assert [t.tolist() for t in wire.Decoder(blobs)(head["value"])] == [[1.0, 1.0]] * 2
+
+
+def test_a_hidden_tests_error_names_nothing_the_submission_chose(tmp_path):
+    """The child names its exceptions itself (agent._error_name replaced): a hidden test's error would then show an
+    identifier made of the hidden inputs. The judge names only builtin exceptions; the rest is "Exception"."""
+    leak = ("import course_utils.grade.agent as _agent\n\n\nclass _Install:\n"
+            "    _agent._error_name = lambda e: str(e)\n\n\n"
+            "def log_marginal(log_joint):\n"
+            "    raise ValueError('Leak_' + '_'.join(str(round(float(v))).replace('-', 'm') "
+            "for v in log_joint.flatten()[:4]))\n")
+    path = make_submission(tmp_path / "01_jensen_elbo.ipynb", replace={"log_marginal": leak})
+    results = _grade(path, execute=False)
+    hidden = [o for o in results.outcomes() if o.kind == HIDDEN and o.exercise == "log_marginal"]
+    assert hidden and "Exception" in hidden[0].output and "Leak_" not in hidden[0].output, hidden
