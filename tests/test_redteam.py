@@ -487,3 +487,16 @@ def test_a_hidden_tests_error_names_nothing_the_submission_chose(tmp_path):
     results = _grade(path, execute=False)
     hidden = [o for o in results.outcomes() if o.kind == HIDDEN and o.exercise == "log_marginal"]
     assert hidden and "Exception" in hidden[0].output and "Leak_" not in hidden[0].output, hidden
+
+
+def test_a_submitted_symlink_to_the_solution_is_not_followed(tmp_path):
+    """A submission (a folder, as Gradescope's, or the file) that is a symbolic link to the solution notebook: the
+    grader reads it as its own user, before any sandbox, so it would grade the solution. It is refused."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "01_jensen_elbo.ipynb").symlink_to(NB01)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "inner").symlink_to(NB01.parent, target_is_directory=True)
+    for path in (folder, folder / "01_jensen_elbo.ipynb", tmp_path / "sub"):
+        results = _grade(path, assignment="01", execute=False)
+        assert results["score"] == 0, (path, by_exercise(results))

@@ -63,6 +63,9 @@ def grade(
     try:
         if submission.is_dir():
             submission = _pick_notebook(submission, assignment)
+        if submission.is_symlink():  # read here, as the grader's user: it would read what the link names
+            return Results.error(f"{submission.name} is a symbolic link: submit the notebook itself",
+                                 time.monotonic() - t0, name="Submission error")
         size = submission.stat().st_size if submission.is_file() else None
         if size is not None and size > limits.notebook_mb * 1024 * 1024:
             key = assignment or guess_assignment(submission, None)
@@ -143,10 +146,17 @@ def grade(
         sandbox.cleanup()
 
 
+def _linked(folder: Path, path: Path) -> bool:
+    """Whether ``path`` under ``folder`` is a symbolic link or lies in one (never followed: see :func:`grade`)."""
+    parts = path.relative_to(folder).parts
+    return any(folder.joinpath(*parts[: i + 1]).is_symlink() for i in range(len(parts)))
+
+
 def _pick_notebook(folder: Path, assignment: str | None) -> Path:
     """The notebook to grade in ``folder``: the first that is a version of ``assignment`` (by its file's name, as
     :func:`course_utils.syllabus.of_file` reads it), else the first of all."""
-    found = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    found = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+                   and not _linked(folder, p))
     if assignment:
         try:
             wanted = syllabus.get(assignment)
