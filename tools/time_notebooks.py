@@ -10,6 +10,10 @@ one loads checkpoints), the load average and the host's float32 matmul speed bef
 run can be told apart: on a shared host the same notebook's time moves by a fifth or more) and each code cell's
 seconds.
 
+``--outputs FOLDER`` also keeps what each code cell printed, under the heading of its section, in
+``FOLDER/<profile>/<notebook>.json`` (``benchmarks/results/reference_outputs`` holds the reference runs that
+instructor notes quote): a reference run's figures stay checkable without committing an executed notebook.
+
 ``--empty-cache`` runs each notebook with a cache of its own that holds no checkpoints (the decoded data are
 shared): what a student's first run costs. At the end a table puts each notebook's time next to the one recorded
 before, the one issue 16 measured before its work, and the goal (issue 16: ``full`` at most 5 minutes for 02-05
@@ -73,6 +77,24 @@ def summary(profile: str, rows: list[tuple[str, float | None, dict]]) -> list[st
     return lines
 
 
+def printed_outputs(nb) -> list[dict]:
+    """What each code cell of an executed notebook printed (its stream and text/plain results), with the last
+    markdown heading above it: the section the figures belong to."""
+    rows, heading = [], ""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            heads = [ln.lstrip("#").strip() for ln in cell.source.splitlines() if ln.startswith("#")]
+            heading = heads[-1] if heads else heading
+            continue
+        if cell.cell_type != "code":
+            continue
+        text = "".join(o.get("text", "") if o.output_type == "stream" else o.get("data", {}).get("text/plain", "")
+                       for o in cell.get("outputs", []) if o.output_type in ("stream", "execute_result"))
+        if text.strip():
+            rows.append({"cell": i, "section": heading, "printed": text.rstrip("\n")})
+    return rows
+
+
 def empty_cache() -> Path:
     """A cache folder without checkpoints, sharing the decoded data of the usual cache (as ./course test-kernels)."""
     from course_utils.paths import cache_dir
@@ -89,6 +111,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", choices=("fast", "full"), required=True)
     ap.add_argument("--executed", type=Path, help="folder for the executed copies")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "notebook_times.json")
+    ap.add_argument("--outputs", type=Path, help="also keep each code cell's printed text in FOLDER/<profile>/")
     ap.add_argument("--empty-cache", action="store_true", help="each notebook with a cache holding no checkpoints")
     args = ap.parse_args(argv)
     rows = []
@@ -127,6 +150,12 @@ def main(argv=None) -> int:
         entry["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         entry["host_matmul_after"] = host_matmul()
         nbformat.write(nb, executed / path.name)
+        if args.outputs and entry["ok"]:
+            record = {"notebook": key, "profile": args.profile, "started": entry["started"],
+                      "machine": entry["machine"], "cache_before": entry["cache_before"],
+                      "wall_seconds": entry["wall_seconds"], "cells": printed_outputs(nb)}
+            (args.outputs / args.profile).mkdir(parents=True, exist_ok=True)
+            (args.outputs / args.profile / f"{path.stem}.json").write_text(json.dumps(record, indent=1) + "\n")
         table.setdefault(args.profile, {})[key] = entry
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
