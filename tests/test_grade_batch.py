@@ -86,6 +86,16 @@ def test_lms_downloads_name_the_student_first_and_keep_the_newest(tmp_path):
     assert {s.student: s.late for s in subs} == {"smithjane": None, "doejohn": True}
 
 
+def test_a_student_with_several_assignments_in_one_batch_is_refused_before_grading(tmp_path):
+    # out/<student>/ holds one assignment's results: two assignments would share (and overwrite) it
+    for assignment, nb in (("01_jensen_elbo", STUDENT01), ("03_vae", ROOT / "notebooks" / "03_vae.ipynb")):
+        _copy(nb, tmp_path / "submitted" / "alice" / assignment / nb.name)
+    _copy(STUDENT01, tmp_path / "submitted" / "bob" / "01_jensen_elbo" / STUDENT01.name)
+    with pytest.raises(BatchError, match=r"1 student\(s\) submitted to several assignments.*alice.*--assignment NN"):
+        run_batch(tmp_path, tmp_path / "out", trust=True)
+    assert not (tmp_path / "out" / "alice").exists()
+
+
 def test_a_folder_without_notebooks_says_what_it_expects(tmp_path):
     with pytest.raises(BatchError, match="nbgrader's submitted/ folder"):
         discover(tmp_path)

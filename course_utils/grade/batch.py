@@ -11,7 +11,9 @@
 - a folder of LMS downloads named ``<student>_..._<name>.ipynb`` (Canvas, Moodle); ``_late_`` in the name
   marks it late.
 
-It writes ``DIR/<student>/results.json`` (Gradescope's format, as ``./course grade`` writes it),
+One batch grades one assignment per student (``--assignment NN`` picks it from a folder that holds several; a
+student with two assignments in one batch is refused before anything runs). It writes
+``DIR/<student>/results.json`` (Gradescope's format, as ``./course grade`` writes it),
 ``DIR/<student>/feedback.html`` (what the student may see: the public checks, never a hidden test's result),
 ``DIR/gradebook.csv`` (a row per student and assignment: each exercise's points, the total, late, grading
 errors) and prints the class's score distribution and the exercises most often failed, with their most common
@@ -495,6 +497,14 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
     notes = list(REFUSED) + distinct_ids(subs)
     subs, kept = one_per_student(subs)
     notes += kept
+    several = Counter(s.student for s in subs)
+    if any(n > 1 for n in several.values()):
+        who = sorted(k for k, n in several.items() if n > 1)
+        raise BatchError(
+            f"{len(who)} student(s) submitted to several assignments in this batch "
+            f"({', '.join(sorted({s.assignment or '?' for s in subs}))}; e.g. {printable(who[0])}), and "
+            f"{out}/<student>/ holds one assignment's results. Grade one assignment at a time, each into its own "
+            f"folder: --assignment NN --out DIR-NN")
     workers = max(1, int(workers or os.cpu_count() or 1))
     if not limits.threads:  # workers side by side share the cores: each kernel gets its part of them
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
