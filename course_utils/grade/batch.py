@@ -43,6 +43,8 @@ every submission's models from scratch, as ``./course grade`` does.
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -348,6 +350,27 @@ def grade_one(sub: Submission, out: Path, *, solutions_dir: Path, profile: str, 
 
 
 # ----------------------------------------------------------------------------- the class
+@contextlib.contextmanager
+def one_parse_at_a_time():
+    """``ast.parse`` under a lock while it lasts. The batch's workers are threads of one process, and each parses:
+    a notebook's cells, the judge's tests, the header of every ``.npy`` reply (numpy reads it with
+    ``ast.literal_eval``, which calls ``ast.parse``). CPython 3.11 keeps the parser's recursion counter per
+    interpreter, not per thread, so two threads parsing at once can fail with "SystemError: AST constructor
+    recursion depth mismatch" (python/cpython#106905; 3.12 and 3.13 do not): a correct submission then lost
+    points or scored 0 with an "Autograder error"."""
+    real, lock = ast.parse, threading.Lock()
+
+    def parse(*args, **kwargs):
+        with lock:
+            return real(*args, **kwargs)
+
+    ast.parse = parse
+    try:
+        yield
+    finally:
+        ast.parse = real
+
+
 def gradebook(out: Path, done: list[dict], solutions_dir: Path) -> Path:
     """``out/gradebook.csv``: a row per student and assignment, each exercise's points, total, late, errors."""
     columns: dict[str, list[str]] = {}
@@ -535,7 +558,7 @@ def run_batch(submissions, out, *, workers: int | None = None, assignment: str |
     done: list[dict] = []
     t0 = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=workers) as ex:
+        with one_parse_at_a_time(), ThreadPoolExecutor(max_workers=workers) as ex:
             futures = {ex.submit(work, s): s for s in subs}
             for fut in as_completed(futures):
                 d = fut.result()
