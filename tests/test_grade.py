@@ -129,6 +129,27 @@ def test_every_solution_scores_full_marks(path):
     assert by_exercise(results) == {u.exercise: (u.points, u.points) for u in spec.units}  # optional ones too
 
 
+def test_the_hidden_repeat_of_a_public_check_reuses_the_judges_verdict(monkeypatch, tmp_path):
+    # every hidden test set ends with `assert checks.check_X(X, verbose=False)`, the public check once more: the
+    # judge has just computed it for the same definitions, so it is not run again (02's trains 300 steps over the
+    # wire); its verdict counts as before, a failed public check failing the repeat too
+    from course_utils.grade import pool
+
+    ran = []
+    real = pool.run_statement
+    monkeypatch.setattr(pool, "run_statement", lambda st, *a, **k: ran.append(st.source) or real(st, *a, **k))
+    spec = load_assignment(NB01)
+    assert run(NB01)["score"] == pytest.approx(spec.core_points)
+    for u in spec.units:
+        assert u.hidden[-1].source.strip() == f"assert checks.check_{u.exercise}({u.exercise}, verbose=False)"
+        assert sum(f"checks.check_{u.exercise}(" in src for src in ran) == 1
+    forgot_entropy = MISTAKES["ELBO without the entropy H(q)"].source
+    wrong = run(make_submission(tmp_path / "w.ipynb", replace={"elbo": forgot_entropy}), exercises=["elbo"])
+    elbo = next(u for u in spec.units if u.exercise == "elbo")
+    hidden = next(t for t in wrong["tests"] if t["name"].endswith("elbo (hidden tests)"))
+    assert f"hidden test {sum(s.counts for s in elbo.hidden)}: wrong result" in hidden["output"]
+
+
 def test_optional_exercises_are_graded_and_reported_but_not_in_the_score(tmp_path):
     path = next(p for p in SOLUTIONS if p.stem.startswith("03_"))
     spec = load_assignment(path)

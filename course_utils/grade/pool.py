@@ -191,8 +191,14 @@ class Runner:
                     if remote.dead:
                         fail_rest(f"not run: an earlier test of this exercise failed with: {remote.dead}")
                         break
+                    verdict = _checked_before(unit, st, state)
+                    if verdict is not None:
+                        results.append(verdict)
+                        continue
                     limit = min(self.limits.test_timeout, self._left(state))
                     results.append(run_statement(st, ns, remote, limit, self.limits.output_limit))
+                    if not hidden and st.source.strip() == f"checks.check_{unit.exercise}({unit.exercise})":
+                        state.setdefault("checked", {})[unit.exercise] = results[-1]["ok"]
         finally:
             torch.set_num_threads(threads)
         if remote.dead:
@@ -215,6 +221,18 @@ class Runner:
     @staticmethod
     def _left(state: dict) -> float:
         return max(1.0, state.get("deadline", float("inf")) - time.monotonic())
+
+
+def _checked_before(unit: Unit, st, state: dict) -> dict | None:
+    """The verdict of a hidden ``assert checks.check_X(X, verbose=False)`` when this grading's judge already ran the
+    public ``checks.check_X(X)``: the same check of the same definitions, computed here, so it is not run twice
+    (02's Autoencoder check trains 300 steps over the sandbox's wire, 6-7 s). None: run it."""
+    if not st.hidden or st.source.strip() != f"assert checks.check_{unit.exercise}({unit.exercise}, verbose=False)":
+        return None
+    ok = state.get("checked", {}).get(unit.exercise)
+    if ok is None:
+        return None
+    return {"ok": True, "error": None} if ok else {"ok": False, "error": "AssertionError"}
 
 
 def _loaded_values(loaded: dict, remote: Remote, graded: list[str]) -> dict:
