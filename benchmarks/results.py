@@ -234,8 +234,11 @@ def capstone_lines(released: dict) -> list[str]:
     for k, v in runs.items():
         c = v["config"]
         if c.get("kind") in ("cnn_classifier", "vit_classifier"):
+            # section 4's supervised pretraining on degraded images is named for its images
+            # (supervised-cnn-lowres-10class-...): its own row, never averaged with the clean runs
+            degraded = k.split(f"-{c['classes']}class")[0].removeprefix("supervised-cnn").removeprefix("mae-finetuned")
             what = ("supervised CNN" if c["kind"] == "cnn_classifier" else "MAE fine-tuned") + \
-                f", {c['classes']} classes"
+                f", {c['classes']} classes" + (f", trained on {degraded.lstrip('-')} images" if degraded else "")
             groups.setdefault((what, c["n"]), []).append(v["metrics"]["test_accuracy"])
     if groups:
         sizes = sorted({n for _, n in groups})
