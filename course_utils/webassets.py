@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -62,7 +63,22 @@ def store() -> Path:
     return cache_dir("web")
 
 
+TRIES = 3  # a registry that drops a download now and then (npm pack failed once in CI, and worked the next minute)
+
+
 def _run(cmd: list[str], what: str, cwd: Path) -> None:
+    """Run a registry download, up to :data:`TRIES` times while it fails."""
+    for attempt in range(1, TRIES + 1):
+        try:
+            return _run_once(cmd, what, cwd)
+        except WebAssetsError as e:
+            if attempt == TRIES or "is not installed" in str(e):
+                raise
+            print(f"web assets: {what} failed (try {attempt} of {TRIES}); trying again", flush=True)
+            time.sleep(5 * attempt)
+
+
+def _run_once(cmd: list[str], what: str, cwd: Path) -> None:
     try:
         done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
     except FileNotFoundError:
@@ -102,7 +118,7 @@ def _fetch_npm(spec: str, dest: Path) -> None:
     tmp = dest.with_name(dest.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    _run(["npm", "pack", spec, "--silent", "--pack-destination", str(tmp)], spec, tmp)
+    _run(["npm", "pack", spec, "--loglevel=error", "--pack-destination", str(tmp)], spec, tmp)
     tgz = next(tmp.glob("*.tgz"))
     with tarfile.open(tgz) as t:
         t.extractall(tmp / "x", filter="data")

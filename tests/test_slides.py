@@ -163,3 +163,20 @@ def test_without_npm_the_message_says_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(webassets.WebAssetsError, match=r"npm is not installed.*apt-get install npm"):
         webassets.ensure()
     assert (tmp_path / "web" / "mathjax" / "MathJax.js").read_text() == "// fetched before", "nothing is lost"
+
+
+def test_a_registry_download_that_fails_is_tried_again(tmp_path, monkeypatch):
+    # npm's registry dropped axe-core's download once in CI; the next try works
+    import sys
+
+    from course_utils import webassets
+
+    monkeypatch.setattr(webassets.time, "sleep", lambda s: None)
+    count = "import pathlib, sys; p = pathlib.Path('tries'); n = int(p.read_text()) if p.exists() else 0; " \
+            "p.write_text(str(n + 1)); sys.exit(0 if n + 1 >= {} else 1)"
+    webassets._run([sys.executable, "-c", count.format(webassets.TRIES)], "a package", tmp_path)
+    assert (tmp_path / "tries").read_text() == str(webassets.TRIES)
+    (tmp_path / "tries").unlink()
+    with pytest.raises(webassets.WebAssetsError, match="could not fetch a package"):
+        webassets._run([sys.executable, "-c", count.format(webassets.TRIES + 1)], "a package", tmp_path)
+    assert (tmp_path / "tries").read_text() == str(webassets.TRIES)
