@@ -82,6 +82,8 @@ def _run_once(cmd: list[str], what: str, cwd: Path) -> None:
     try:
         done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
     except FileNotFoundError:
+        if shutil.which(cmd[0]) is not None:
+            raise WebAssetsError(f"fetching {what}: its working folder {cwd} went away") from None
         raise WebAssetsError(
             f"{what} comes from npm's registry, and npm is not installed here: install Node.js's npm (e.g. "
             "'sudo apt-get install npm') and run again. The pages load nothing from a CDN, so they work offline."
@@ -130,8 +132,15 @@ def _fetch_npm(spec: str, dest: Path) -> None:
 def ensure(mathjax_only: bool = False) -> Path:
     """Fetch what is not in :func:`store` yet (only MathJax, from PyPI: no npm needed); returns the store. Raises
     :class:`WebAssetsError`."""
+    from filelock import FileLock  # torch's own dependency
+
     root = store()
     root.mkdir(parents=True, exist_ok=True)
+    with FileLock(root / ".lock"):  # test workers side by side fetch into one store: one at a time
+        return _ensure(root, mathjax_only)
+
+
+def _ensure(root: Path, mathjax_only: bool) -> Path:
     if not (root / "mathjax" / "MathJax.js").exists():
         print(f"web assets: fetching MathJax ({MATHJAX_WHEEL}) into {root}", flush=True)
         _fetch_mathjax(root / "mathjax")
