@@ -68,7 +68,7 @@ from pathlib import Path
 from .. import syllabus
 from ..paths import atomic_write_bytes
 from .cells import csv_cell
-from .core import SOLUTIONS_DIR, grade
+from .core import SOLUTIONS_DIR, grade, notebooks_without_links
 from .execute import run_submission
 from .isolation import Isolation, choose
 from .limits import Limits
@@ -117,27 +117,6 @@ def distinct_ids(subs: list[Submission]) -> list[str]:
     return sorted(set(notes))
 
 
-def _no_links(root: Path) -> tuple[list[Path], list[str]]:
-    """Every notebook under ``root`` (not in checkpoints), and a note for each symlink, which is never followed."""
-    found, notes = [], []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
-        for d in list(dirnames):
-            if (here / d).is_symlink():
-                notes.append(f"refused {here / d}: a symbolic link (submissions must be plain files and folders)")
-                dirnames.remove(d)
-        dirnames[:] = [d for d in dirnames if d != ".ipynb_checkpoints"]
-        for f in filenames:
-            p = here / f
-            if not f.endswith(".ipynb"):
-                continue
-            if p.is_symlink():
-                notes.append(f"refused {p}: a symbolic link (submissions must be plain files and folders)")
-            elif p.is_file():
-                found.append(p)
-    return sorted(found), notes
-
-
 REFUSED: list[str] = []  # notes of the last discover(): symlinks refused
 
 
@@ -151,7 +130,7 @@ def _guess(path: Path) -> str | None:
 
 
 def _notebooks(folder: Path) -> list[Path]:
-    found, notes = _no_links(folder)
+    found, notes = notebooks_without_links(folder)
     REFUSED.extend(notes)
     return found
 

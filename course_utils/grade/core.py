@@ -146,17 +146,31 @@ def grade(
         sandbox.cleanup()
 
 
-def _linked(folder: Path, path: Path) -> bool:
-    """Whether ``path`` under ``folder`` is a symbolic link or lies in one (never followed: see :func:`grade`)."""
-    parts = path.relative_to(folder).parts
-    return any(folder.joinpath(*parts[: i + 1]).is_symlink() for i in range(len(parts)))
+def notebooks_without_links(root: Path) -> tuple[list[Path], list[str]]:
+    """Every notebook under ``root`` (not in checkpoints), and a note for each symlink, which is never followed."""
+    found, notes = [], []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        for d in list(dirnames):
+            if (here / d).is_symlink():
+                notes.append(f"refused {here / d}: a symbolic link (submissions must be plain files and folders)")
+                dirnames.remove(d)
+        dirnames[:] = [d for d in dirnames if d != ".ipynb_checkpoints"]
+        for f in filenames:
+            p = here / f
+            if not f.endswith(".ipynb"):
+                continue
+            if p.is_symlink():
+                notes.append(f"refused {p}: a symbolic link (submissions must be plain files and folders)")
+            elif p.is_file():
+                found.append(p)
+    return sorted(found), notes
 
 
 def _pick_notebook(folder: Path, assignment: str | None) -> Path:
     """The notebook to grade in ``folder``: the first that is a version of ``assignment`` (by its file's name, as
     :func:`course_utils.syllabus.of_file` reads it), else the first of all."""
-    found = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
-                   and not _linked(folder, p))
+    found, _ = notebooks_without_links(folder)  # a link is never followed (see grade)
     if assignment:
         try:
             wanted = syllabus.get(assignment)
